@@ -1,0 +1,4 @@
+"""``python -m beetles``: the same command line as the ``beetles`` script."""
+from beetles.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,233 @@
+"""TPS landmark files, as tpsDig writes them.
+
+One block per specimen::
+
+    LM=3            landmark count, then that many "x y" lines (y up)
+    12.5 180.0
+    -1 -1           a negative coordinate: the landmark is missing
+    40 31
+    CURVES=1        optional: curve blocks, each POINTS=m then m lines
+    POINTS=2
+    1 2
+    3 4
+    IMAGE=beetle_001.jpg
+    ID=0
+    SCALE=0.0125
+    COMMENT=any text
+
+Keywords are case-insensitive.  Coordinates have y pointing **up**
+(``row = image height - y``); in memory beetles keeps y down, so turning a
+:class:`TpsRecord` into a :class:`~beetles.specimen.Specimen` needs the
+image's height (:func:`read_tps`).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from beetles.errors import DataError, FormatError
+from beetles.files import atomic_write
+from beetles.frames import flip_y
+from beetles.specimen import Specimen
+
+_KEY = re.compile(r"^\s*([A-Za-z]+)\s*=\s*(.*?)\s*$")
+_BLOCK_KEYS = ("CURVES", "OUTLINES")
+
+
+@dataclass
+class TpsRecord:
+    """One TPS block as written in the file.
+
+    ``landmarks_up``: ``(n, 2)`` float64 with **y up**, ``nan`` where the file
+    has a negative (missing) coordinate.  ``curves`` holds the points of any
+    ``CURVES=``/``OUTLINES=`` blocks (y up), which are not landmarks.
+    ``line`` is the 1-based line of ``LM=`` (for messages).
+    """
+
+    landmarks_up: np.ndarray
+    image: str | None = None
+    id: str | None = None
+    scale: float | None = None
+    comment: str | None = None
+    curves: list = field(default_factory=list)
+    line: int = 0
+
+
+def _coordinates(text: str, path, lineno: int) -> tuple[float, float]:
+    fields = text.replace(",", " ").split()
+    if len(fields) != 2:
+        raise FormatError(path, lineno, f"expected two coordinates 'x y', found {text.strip()!r}")
+    try:
+        x, y = float(fields[0]), float(fields[1])
+    except ValueError:
+        raise FormatError(path, lineno, f"non-numeric coordinate in {text.strip()!r}") from None
+    if not (np.isfinite(x) and np.isfinite(y)):
+        raise FormatError(path, lineno, f"coordinate is not a finite number: {text.strip()!r}")
+    return x, y
+
+
+def _count(value: str, key: str, path, lineno: int) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise FormatError(path, lineno, f"{key}= needs a whole number, found {value!r}") from None
+    if count < 0:
+        raise FormatError(path, lineno, f"{key}= cannot be negative ({count})")
+    return count
+
+
+def parse_tps(text: str, path="<string>") -> list[TpsRecord]:
+    """Parse TPS ``text``; ``path`` is only used in error messages."""
+    lines = text.splitlines()
+    records: list[TpsRecord] = []
+    index = 0
+
+    def read_points(count: int, key: str, start_line: int) -> np.ndarray:
+        nonlocal index
+        points = []
+        for k in range(count):
+            if index >= len(lines) or _KEY.match(lines[index]) or not lines[index].strip():
+                found = lines[index].strip() if index < len(lines) else "end of file"
+                raise FormatError(
+                    path,
+                    index + 1 if index < len(lines) else len(lines),
+                    f"{key}={count} (line {start_line}) but only {k} coordinate lines "
+                    f"follow (found {found!r})",
+                )
+            points.append(_coordinates(lines[index], path, index + 1))
+            index += 1
+        return np.array(points, dtype=np.float64).reshape(count, 2)
+
+    while index < len(lines):
+        raw = lines[index]
+        lineno = index + 1
+        index += 1
+        if not raw.strip():
+            continue
+        match = _KEY.match(raw)
+        if not match:
+            raise FormatError(path, lineno, f"expected 'KEYWORD=value' (e.g. LM=8), found {raw.strip()!r}")
+        key, value = match.group(1).upper(), match.group(2)
+        if key == "LM":
+            points = read_points(_count(value, "LM", path, lineno), "LM", lineno)
+            points[(points < 0).any(axis=1)] = np.nan
+            records.append(TpsRecord(landmarks_up=points, line=lineno))
+            continue
+        if not records:
+            raise FormatError(path, lineno, f"{key}= before the first LM= line")
+        record = records[-1]
+        if key in _BLOCK_KEYS:
+            for _ in range(_count(value, key, path, lineno)):
+                while index < len(lines) and not lines[index].strip():
+                    index += 1
+                sub = _KEY.match(lines[index]) if index < len(lines) else None
+                if not sub or sub.group(1).upper() != "POINTS":
+                    raise FormatError(path, min(index + 1, len(lines)), f"{key}= block needs POINTS= lines")
+                index += 1
+                record.curves.append(read_points(_count(sub.group(2), "POINTS", path, index), "POINTS", index))
+        elif key == "IMAGE":
+            record.image = value
+        elif key == "ID":
+            record.id = value
+        elif key == "SCALE":
+            try:
+                record.scale = float(value)
+            except ValueError:
+                raise FormatError(path, lineno, f"SCALE= needs a number, found {value!r}") from None
+        elif key == "COMMENT":
+            record.comment = value
+        # Other keywords (VARIABLES=, ...) carry nothing beetles uses.
+    return records
+
+
+def read_tps_records(path) -> list[TpsRecord]:
+    """Read a TPS file into :class:`TpsRecord` objects (coordinates y up)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig", errors="strict")
+    except FileNotFoundError:
+        raise DataError(f"{path}: landmark file not found") from None
+    except UnicodeDecodeError:
+        text = path.read_text(encoding="latin-1")
+    return parse_tps(text, path)
+
+
+def read_tps(path, image_dir=None, size=None, require_image: bool = True, problems: list | None = None) -> list[Specimen]:
+    """Read a TPS file into specimens with y-down landmarks.
+
+    The y axis is flipped with each photo's height: ``size=(width, height)``
+    gives one frame for all (e.g. ``(256, 192)`` for the published
+    landmarks); otherwise each photo named by ``IMAGE=`` is looked up in
+    ``image_dir`` (default: the TPS file's folder) and its header read for
+    its size.  Specimen images are ``image_dir / IMAGE``; ``extra["number"]``
+    is the specimen's 1-based position in the file.  With a ``problems``
+    list, specimens whose photo cannot be opened are skipped and the reason
+    appended to it instead of raised.
+    """
+    from beetles.images import resolve_frame  # images imports Pillow; keep it lazy
+
+    path = Path(path)
+    image_dir = Path(image_dir) if image_dir is not None else path.parent
+    specimens = []
+    for number, record in enumerate(read_tps_records(path), start=1):
+        if not record.image:
+            if require_image:
+                raise FormatError(path, record.line, f"specimen {number} (LM= at line {record.line}) has no IMAGE= line")
+            record.image = f"specimen_{number:04d}"
+        image = image_dir / record.image
+        frame = resolve_frame(image, size, f"specimen {number} of {path}", problems)
+        if frame is None:
+            continue
+        extra = {"number": number}
+        if record.curves:
+            extra["curves"] = [flip_y(c, frame.height) for c in record.curves]
+        specimens.append(
+            Specimen(
+                image=image,
+                landmarks=flip_y(record.landmarks_up, frame.height),
+                frame=frame,
+                id=record.id,
+                scale=record.scale,
+                comment=record.comment,
+                extra=extra,
+            )
+        )
+    return specimens
+
+
+def _number(value: float) -> str:
+    return f"{value:.5f}"
+
+
+def write_tps(path, specimens, image_dir=None) -> Path:
+    """Write specimens as TPS (y up, with each specimen's frame height).
+
+    ``IMAGE=`` is the photo's path relative to ``image_dir`` (default: its
+    file name).  Missing landmarks are written ``-1 -1``.  Atomic.
+    """
+    out = []
+    for specimen in specimens:
+        up = flip_y(specimen.landmarks, specimen.frame.height)
+        out.append(f"LM={specimen.n_landmarks}")
+        for (x, y), missing in zip(up, specimen.missing):
+            out.append("-1 -1" if missing else f"{_number(x)} {_number(y)}")
+        curves = specimen.extra.get("curves") or []
+        if curves:
+            out.append(f"CURVES={len(curves)}")
+            for curve in curves:
+                out.append(f"POINTS={len(curve)}")
+                out.extend(f"{_number(x)} {_number(y)}" for x, y in flip_y(curve, specimen.frame.height))
+        name = specimen.image.relative_to(image_dir).as_posix() if image_dir else specimen.image.name
+        out.append(f"IMAGE={name}")
+        if specimen.id is not None:
+            out.append(f"ID={specimen.id}")
+        if specimen.scale is not None:
+            out.append(f"SCALE={specimen.scale:g}")
+        if specimen.comment:
+            out.append(f"COMMENT={specimen.comment}")
+    with atomic_write(path) as handle:
+        handle.write("\n".join(out) + "\n")
+    return Path(path)

@@ -1,0 +1,109 @@
+"""Writing results: CSV tables laid out like the paper's, and its figures.
+
+Every file is written atomically (:mod:`beetles.files`).  Figures use
+matplotlib's non-interactive Agg backend.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from beetles.evaluation import distance_bins
+from beetles.files import atomic_write, write_bytes
+
+#: Decimals of every value in the CSV tables.
+DECIMALS = 4
+
+
+def format_value(value) -> str:
+    """A table cell: numbers with :data:`DECIMALS` decimals, ``nan``/``None`` empty."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return "" if np.isnan(value) else f"{value:.{DECIMALS}f}"
+    return str(value)
+
+
+def write_table(path, header, rows) -> Path:
+    """Write a CSV table (header row, then ``rows``), values via :func:`format_value`."""
+    with atomic_write(path) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([format_value(v) for v in row])
+    return Path(path)
+
+
+def landmark_table(path, columns: dict) -> Path:
+    """Write ``landmark,<column>,…``: one row per 1-based landmark.
+
+    ``columns`` maps a column name to a ``(n,)`` array; shorter columns
+    (parts with fewer landmarks) leave empty cells, as the paper's Table 4.
+    """
+    length = max(len(v) for v in columns.values())
+    rows = [
+        [k + 1, *(float(v[k]) if k < len(v) else None for v in columns.values())] for k in range(length)
+    ]
+    return write_table(path, ["landmark", *columns], rows)
+
+
+def _save(figure, path) -> Path:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    plt.close(figure)
+    return write_bytes(path, buffer.getvalue())
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_distance_histogram(distances, path, title: str) -> Path:
+    """Fig. 12: histogram of one landmark's ``(N,)`` distances with its mean,
+    and the share of specimens under the mean, up to 10 px, and over."""
+    plt = _pyplot()
+    bins = distance_bins(distances)
+    figure, axes = plt.subplots(figsize=(6, 4))
+    axes.hist(np.asarray(distances)[~np.isnan(distances)], bins=30, color="#4c72b0", edgecolor="white")
+    axes.axvline(bins.mean, color="#c44e52", lw=2, label=f"mean {bins.mean:.2f} px")
+    axes.axvline(bins.threshold, color="gray", ls="--", lw=1, label=f"{bins.threshold:g} px")
+    axes.set_xlabel("distance manual–predicted (px, 256×192)")
+    axes.set_ylabel("specimens")
+    axes.set_title(title)
+    axes.legend(
+        title=(
+            f"< mean: {100 * bins.under_mean:.2f}%\n"
+            f"mean–{bins.threshold:g} px: {100 * bins.mean_to_threshold:.2f}%\n"
+            f"> {bins.threshold:g} px: {100 * bins.over_threshold:.2f}%"
+        )
+    )
+    return _save(figure, path)
+
+
+def plot_scratch_vs_finetune(scratch, finetune, path, title: str) -> Path:
+    """Fig. 15: per-landmark mean distance, from scratch vs fine-tuned."""
+    plt = _pyplot()
+    numbers = np.arange(1, len(scratch) + 1)
+    figure, axes = plt.subplots(figsize=(6, 4))
+    axes.plot(numbers, scratch, "o-", label="from scratch")
+    axes.plot(numbers, finetune, "s-", label="fine-tune")
+    axes.set_xticks(numbers)
+    axes.set_xlabel("landmark")
+    axes.set_ylabel("mean distance (px, 256×192)")
+    axes.set_ylim(bottom=0)
+    axes.set_title(title)
+    axes.legend()
+    axes.grid(alpha=0.3)
+    return _save(figure, path)

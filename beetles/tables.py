@@ -1,0 +1,154 @@
+"""The paper's tables and figures, recomputed from the published landmarks.
+
+:func:`write_paper_tables` reads ``data/reference/beetles_published`` (or
+another folder laid out the same way) and writes, with 4-decimal values:
+
+=====================================  =========================================
+``table02_pronotum_correlation.csv``   ``metric,score``: r², explained variance, Pearson
+``table03_pronotum_distances.csv``     ``landmark,distance`` (from scratch)
+``table04_scratch_distances.csv``      ``landmark,right_mandible,left_mandible,elytra,head``
+``table06_pronotum.csv`` … ``table12_right_mandible.csv``
+                                       ``landmark,from_scratch,fine_tune``
+``improvements.csv``                   ``part,from_scratch,fine_tune,improvement_percent``
+``fig12_pronotum_landmark1.png``       histogram of landmark 1's distances
+``fig15_<part>.png``                   per-landmark distance, scratch vs fine-tune
+=====================================  =========================================
+
+From-scratch distances come from ``<prefix>_scratch_pred.csv``, fine-tuned
+ones from ``<prefix>_manual.tps`` vs ``<prefix>_finetune_pred.tps``, all in
+pixels of the 256×192 frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from beetles.errors import DataError
+from beetles.evaluation import correlation_scores, improvement_percent, landmark_distances, mean_distances
+from beetles.formats.published import read_paired_csv
+from beetles.formats.tps import read_tps
+from beetles.frames import NETWORK
+from beetles.paper import PART_NAMES, part
+from beetles.reporting import landmark_table, plot_distance_histogram, plot_scratch_vs_finetune, write_table
+
+#: Where the copy of the published landmarks lives in a checkout.
+REFERENCE_DIR = Path(__file__).resolve().parent.parent / "data" / "reference" / "beetles_published"
+
+#: File name of each part's "from scratch vs fine-tune" table (paper numbering).
+COMPARISON_TABLES = {
+    "pronotum": "table06_pronotum.csv",
+    "elytra": "table08_elytra.csv",
+    "head": "table10_head.csv",
+    "left_mandible": "table11_left_mandible.csv",
+    "right_mandible": "table12_right_mandible.csv",
+}
+#: Column order of Table 4, as printed in the paper.
+TABLE4_PARTS = ("right_mandible", "left_mandible", "elytra", "head")
+
+
+@dataclass
+class PublishedPart:
+    """One part's published results, all ``(N, n, 2)``, 256×192, y down."""
+
+    name: str
+    scratch_manual: np.ndarray
+    scratch_pred: np.ndarray
+    finetune_manual: np.ndarray
+    finetune_pred: np.ndarray
+
+    @property
+    def scratch_distances(self) -> np.ndarray:
+        """``(N, n)`` distances, manual vs from-scratch prediction."""
+        return landmark_distances(self.scratch_manual, self.scratch_pred)
+
+    @property
+    def scratch_means(self) -> np.ndarray:
+        """``(n,)`` per-landmark mean distance from scratch."""
+        return mean_distances(self.scratch_manual, self.scratch_pred)
+
+    @property
+    def finetune_means(self) -> np.ndarray:
+        """``(n,)`` per-landmark mean distance after fine-tuning."""
+        return mean_distances(self.finetune_manual, self.finetune_pred)
+
+
+def reference_dir(folder=None) -> Path:
+    """The folder of published landmarks: ``folder``, or the checkout's copy."""
+    folder = Path(folder) if folder is not None else REFERENCE_DIR
+    if not folder.is_dir():
+        raise DataError(
+            f"{folder}: folder of published landmarks not found (pass --reference, "
+            "or run from a checkout of beetles, which holds data/reference/beetles_published)"
+        )
+    return folder
+
+
+def load_published(name: str, folder=None) -> PublishedPart:
+    """Read the published landmarks of part ``name`` from ``folder``."""
+    folder = reference_dir(folder)
+    prefix = part(name).published_prefix
+    paired = read_paired_csv(folder / f"{prefix}_scratch_pred.csv")
+
+    def tps(suffix):
+        return np.stack([s.landmarks for s in read_tps(folder / f"{prefix}_{suffix}.tps", size=NETWORK.size)])
+
+    return PublishedPart(name, paired.manual, paired.predicted, tps("manual"), tps("finetune_pred"))
+
+
+def write_paper_tables(out, reference=None) -> list[Path]:
+    """Write every table and figure listed in the module doc into ``out``;
+    returns the paths written."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    parts = {name: load_published(name, reference) for name in PART_NAMES}
+    pronotum = parts["pronotum"]
+    scores = correlation_scores(pronotum.scratch_manual, pronotum.scratch_pred)
+    written = [
+        write_table(
+            out / "table02_pronotum_correlation.csv",
+            ["metric", "score"],
+            [["r2", scores.r2], ["explained_variance", scores.explained_variance], ["pearson", scores.pearson]],
+        ),
+        landmark_table(out / "table03_pronotum_distances.csv", {"distance": pronotum.scratch_means}),
+        landmark_table(
+            out / "table04_scratch_distances.csv", {name: parts[name].scratch_means for name in TABLE4_PARTS}
+        ),
+    ]
+    summary = []
+    for name, data in parts.items():
+        written.append(
+            landmark_table(
+                out / COMPARISON_TABLES[name], {"from_scratch": data.scratch_means, "fine_tune": data.finetune_means}
+            )
+        )
+        summary.append(
+            [
+                name,
+                float(np.mean(data.scratch_means)),
+                float(np.mean(data.finetune_means)),
+                improvement_percent(data.scratch_means, data.finetune_means),
+            ]
+        )
+        written.append(
+            plot_scratch_vs_finetune(
+                data.scratch_means,
+                data.finetune_means,
+                out / f"fig15_{name}.png",
+                f"{part(name).title}: mean distance per landmark",
+            )
+        )
+    written.append(
+        write_table(
+            out / "improvements.csv", ["part", "from_scratch", "fine_tune", "improvement_percent"], summary
+        )
+    )
+    written.append(
+        plot_distance_histogram(
+            pronotum.scratch_distances[:, 0],
+            out / "fig12_pronotum_landmark1.png",
+            "Pronotum, landmark 1, from scratch",
+        )
+    )
+    return written

@@ -1,0 +1,44 @@
+"""Installation of beetles: automatic anatomical landmarks on specimen photos.
+
+The pins below are the versions of the paper's stack (Theano, Lasagne,
+nolearn) that are known to install and work together on Python 3.11; see the
+README, section "Why these versions".  Python 3.12 is not supported because
+numpy 1.23.5 (the newest numpy that Theano 1.0.5 imports: it still has
+``np.bool``) publishes no wheel for it.
+"""
+from setuptools import find_packages, setup
+
+#: Exact versions; the Dockerfile and .ci/run install through this file, so
+#: they cannot drift apart from it.
+INSTALL_REQUIRES = [
+    "numpy==1.23.5",
+    "scipy==1.15.3",
+    "scikit-learn==1.7.2",
+    "pillow==13.0.0",
+    "matplotlib==3.10.9",
+    "Theano==1.0.5",
+    "Lasagne==0.1",
+    "nolearn==0.6.1",
+    "tqdm==4.70.1",
+    # Lasagne 0.1 imports pkg_resources, which setuptools 81 removed.
+    "setuptools==69.5.1",
+]
+
+setup(
+    name="beetles",
+    version="0.1.0",
+    description=(
+        "Automatic anatomical landmarks on 2D specimen photos: a reproduction "
+        "of Le Van Linh et al., 'Deep Learning for landmarking on morphometry "
+        "anatomical images', on the paper's own stack"
+    ),
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["beetles", "beetles.*"]),
+    include_package_data=True,
+    install_requires=INSTALL_REQUIRES,
+    extras_require={"test": ["pytest==9.2.0"]},
+    entry_points={"console_scripts": ["beetles = beetles.cli:main"]},
+    license="GPL-3.0-or-later",
+)

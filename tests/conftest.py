@@ -1,0 +1,41 @@
+"""Shared fixtures: small real photos and landmark files made by the tests."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def make_photo(path, size=(320, 240), seed=0, mode="RGB", fmt=None):
+    """Write a real photo (random smooth colours) of ``size`` (w, h); returns its RGB array."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    rgb = np.stack(
+        [(128 + 100 * np.sin(xx / (7 + c) + seed) * np.cos(yy / (9 + c))).astype(np.uint8) for c in range(3)], axis=-1
+    )
+    rgb = np.clip(rgb.astype(int) + rng.integers(0, 20, rgb.shape), 0, 255).astype(np.uint8)
+    image = Image.fromarray(rgb, "RGB")
+    if mode != "RGB":
+        image = image.convert(mode)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format=fmt)
+    return rgb
+
+
+@pytest.fixture
+def part_folder(tmp_path):
+    """A valid part folder: 6 JPEG photos 320×240 and a TPS with 4 landmarks (y up)."""
+    folder = tmp_path / "pronotum"
+    rng = np.random.default_rng(1)
+    blocks = []
+    truth = []
+    for k in range(6):
+        name = f"p_{k:02d}.jpg"
+        make_photo(folder / "images" / name, seed=k)
+        points = rng.uniform([10, 10], [310, 230], size=(4, 2))  # y down
+        truth.append(points)
+        lines = [f"LM={len(points)}"] + [f"{x:.3f} {240 - y:.3f}" for x, y in points] + [f"IMAGE={name}", f"ID={k}"]
+        blocks.append("\n".join(lines))
+    (folder / "landmarks.tps").write_text("\n".join(blocks) + "\n")
+    return folder, np.array(truth)
