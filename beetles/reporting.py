@@ -107,3 +107,48 @@ def plot_scratch_vs_finetune(scratch, finetune, path, title: str) -> Path:
     axes.legend()
     axes.grid(alpha=0.3)
     return _save(figure, path)
+
+
+def plot_losses(losses, path, title: str) -> Path:
+    """Figs. 10 and 11: training and validation loss per epoch (log scale).
+
+    ``losses``: a structured array with ``epoch``, ``train_loss`` and
+    ``valid_loss`` fields (:func:`beetles.training.read_losses`).
+    """
+    plt = _pyplot()
+    losses = np.atleast_1d(losses)
+    figure, axes = plt.subplots(figsize=(6, 4))
+    axes.plot(losses["epoch"], losses["train_loss"], label="training loss")
+    axes.plot(losses["epoch"], losses["valid_loss"], label="validation loss")
+    axes.set_yscale("log")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("mean squared error (normalised coordinates)")
+    axes.set_title(title)
+    axes.legend()
+    axes.grid(alpha=0.3, which="both")
+    return _save(figure, path)
+
+
+def plot_test_images(specimens, manual, predicted, path, columns: int = 3) -> Path:
+    """Figs. 13 and 16: test photos (256×192, gray) with manual (green) and
+    predicted (red, numbered) landmarks.  ``manual``/``predicted``:
+    ``(N, n, 2)`` in the network frame, y down."""
+    from beetles.augment import luma
+    from beetles.preprocess import network_rgb
+
+    plt = _pyplot()
+    count = len(specimens)
+    rows = max(1, -(-count // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.2 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, specimen, m, p in zip(axes.ravel(), specimens, manual, predicted):
+        ax.imshow(luma(network_rgb(specimen)), cmap="gray", vmin=0, vmax=255)
+        ax.scatter(m[:, 0], m[:, 1], s=18, c="#2ca02c", label="manual")
+        ax.scatter(p[:, 0], p[:, 1], s=18, c="#d62728", marker="x", label="predicted")
+        for k, (x, y) in enumerate(p, start=1):
+            ax.annotate(str(k), (x, y), xytext=(3, 3), textcoords="offset points", color="#d62728", fontsize=7)
+        ax.set_title(specimen.name, fontsize=8)
+    axes.ravel()[0].legend(loc="lower left", fontsize=7)
+    figure.tight_layout()
+    return _save(figure, path)

@@ -1,0 +1,396 @@
+"""Cross-validation experiments: train per round, predict the held-out
+specimens, and write the paper's tables and figures.
+
+One experiment = one part, one model, a schedule, and a set of rounds.  Each
+round's files live in ``<out>/rounds/roundNN/`` and are written atomically;
+``round.json`` is written last, so a round with a ``round.json`` whose
+settings match is finished and a rerun skips it (resume after Ctrl-C or a
+crash).  After the rounds, :func:`write_outputs` gathers every finished
+round into the output folder:
+
+``table01_losses.csv``   ``round,train_loss,valid_loss`` (final epoch; Tables 1, 5, 7, 9)
+``distances.csv``        ``landmark,distance`` over held-out specimens (Tables 3, 4)
+``predictions.tps``      held-out predictions, photo frame, y up
+``predictions.csv``      ``image,landmark,x_manual,y_manual,x_pred,y_pred``, 256×192, y down
+``fig_losses_round<k>.png``, ``fig12_landmark1.png``, ``fig13_test_images.png``
+``run.json``             settings, engine, versions, seed, results, seconds per round
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from beetles import paper
+from beetles.errors import BeetlesError, DataError
+from beetles.evaluation import mean_distances, trivial_predictor_distances
+from beetles.files import write_text
+from beetles.formats.published import read_paired_csv, write_paired_csv
+from beetles.formats.tps import write_tps
+from beetles.frames import NETWORK, denormalise, rescale
+from beetles.preprocess import round_arrays
+from beetles.reporting import landmark_table, plot_distance_histogram, plot_losses, plot_test_images, write_table
+from beetles.rounds import Round, part_rounds
+from beetles.specimen import PartData
+
+
+@dataclass
+class Schedule:
+    """What training does: the paper's values unless stated otherwise."""
+
+    model: int = 3
+    epochs: int = paper.MAX_EPOCHS_SCRATCH
+    learning_rate: tuple = paper.LEARNING_RATE
+    momentum: tuple = paper.MOMENTUM
+    batch_size: int = paper.BATCH_SIZE
+    validation_folds: int = paper.VALIDATION_FOLDS
+    seed: int = paper.SHUFFLE_SEED
+
+    def key(self) -> str:
+        """A short hash of the schedule: rounds trained otherwise are not reused."""
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+@dataclass
+class Experiment:
+    """One part's cross-validation experiment.
+
+    ``rounds`` are 1-based round numbers to run (``None``: all); ``data``
+    the loaded part; ``out`` the output folder; ``save_net`` also pickles
+    each round's whole ``NeuralNet`` (≈0.7 GB for model 3) beside its
+    parameters-only ``params.npz``.
+    """
+
+    name: str
+    data: PartData
+    out: Path
+    schedule: Schedule = field(default_factory=Schedule)
+    rounds: list[int] | None = None
+    save_net: bool = False
+    progress: bool = True
+    notes: dict = field(default_factory=dict)
+
+    def all_rounds(self) -> list[Round]:
+        """The paper's rounds over this data (contiguous test blocks)."""
+        return part_rounds(self.data.name, len(self.data)) if self.data.name in paper.PARTS else part_rounds_generic(len(self.data))
+
+    def chosen_rounds(self) -> list[Round]:
+        """The rounds this run trains, checked against the data."""
+        rounds = self.all_rounds()
+        if self.rounds is None:
+            return rounds
+        bad = [k for k in self.rounds if not 1 <= k <= len(rounds)]
+        if bad:
+            raise BeetlesError(f"round(s) {bad} do not exist: {len(self.data)} specimens give {len(rounds)} rounds")
+        return [rounds[k - 1] for k in self.rounds]
+
+
+def part_rounds_generic(n: int) -> list[Round]:
+    """Rounds for a part the paper does not have: 9 rounds (as the paper's
+    293-specimen parts), fewer for small data."""
+    from beetles.rounds import make_rounds
+
+    if n < 2:
+        raise DataError(f"{n} specimen(s): cross-validation needs at least 2")
+    return make_rounds(n, n_rounds=min(9, n))
+
+
+def round_dir(experiment: Experiment, round_: Round) -> Path:
+    """``<out>/rounds/roundNN``."""
+    return experiment.out / "rounds" / f"round{round_.number:02d}"
+
+
+def finished_round(experiment: Experiment, round_: Round) -> dict | None:
+    """The round's ``round.json`` if it finished with the same schedule and
+    test specimens, else ``None``."""
+    path = round_dir(experiment, round_) / "round.json"
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    test = [experiment.data[i].name for i in round_.test]
+    if record.get("schedule_key") != experiment.schedule.key() or record.get("test_images") != test:
+        return None
+    return record
+
+
+def train_round(experiment: Experiment, round_: Round) -> dict:
+    """Train one round from scratch on its training images (seven-fold
+    augmented), predict its test images, and write the round's files."""
+    from beetles.models import build_nolearn
+    from beetles.training import EpochLog, fit, predict, save_net, save_params
+
+    started = time.perf_counter()
+    folder = round_dir(experiment, round_)
+    folder.mkdir(parents=True, exist_ok=True)
+    schedule = experiment.schedule
+    (X, y, _), (X_test, _, source_test) = round_arrays(experiment.data.specimens, round_, progress=experiment.progress)
+    log = EpochLog(folder / "losses.csv", total=schedule.epochs, desc=f"round {round_.number} epochs", progress=experiment.progress)
+    net = build_nolearn(
+        schedule.model,
+        experiment.data.n_landmarks,
+        max_epochs=schedule.epochs,
+        learning_rate=schedule.learning_rate,
+        momentum=schedule.momentum,
+        batch_size=schedule.batch_size,
+        validation_folds=schedule.validation_folds,
+        on_epoch_finished=[log],
+    )
+    try:
+        fit(net, X, y, seed=schedule.seed)
+    finally:
+        log.close()
+    predicted = denormalise(predict(net, X_test))  # (N_test, n, 2), network frame, y down
+    manual = np.stack([experiment.data[i].in_frame(NETWORK).landmarks for i in source_test])
+    write_paired_csv(folder / "predictions.csv", [experiment.data[i].name for i in source_test], manual, predicted)
+    save_params(net, folder / "params.npz")
+    if experiment.save_net:
+        save_net(net, folder / "net.pkl")
+    history = net.train_history_[-1]
+    record = {
+        "round": round_.number,
+        "schedule_key": schedule.key(),
+        "test_images": [experiment.data[i].name for i in round_.test],
+        "train_images": len(round_.train),
+        "train_samples": int(len(X)),
+        "epochs": len(net.train_history_),
+        "train_loss": float(history["train_loss"]),
+        "valid_loss": float(history["valid_loss"]),
+        "seconds": time.perf_counter() - started,
+    }
+    write_text(folder / "round.json", json.dumps(record, indent=2))
+    return record
+
+
+def run(experiment: Experiment) -> dict:
+    """Run (or resume) every chosen round, then write the outputs; returns
+    the summary that ``run.json`` records."""
+    experiment.out.mkdir(parents=True, exist_ok=True)
+    rounds = experiment.chosen_rounds()
+    records = []
+    bar = tqdm(rounds, desc=f"{experiment.name} rounds", unit="round", disable=not experiment.progress)
+    for round_ in bar:
+        record = finished_round(experiment, round_)
+        if record is not None:
+            tqdm.write(f"round {round_.number}: finished earlier, skipped")
+        else:
+            record = train_round(experiment, round_)
+            tqdm.write(
+                f"round {round_.number}: train loss {record['train_loss']:.5f}, valid loss "
+                f"{record['valid_loss']:.5f}, {record['seconds'] / 60:.1f} min"
+            )
+        records.append(record)
+    return write_outputs(experiment, rounds, records)
+
+
+def stack_versions() -> dict:
+    """Versions of Python and the libraries that computed the results."""
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in ("numpy", "scipy", "scikit-learn", "pillow", "theano", "lasagne", "nolearn"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def write_outputs(experiment: Experiment, rounds: list[Round], records: list[dict]) -> dict:
+    """Gather the finished rounds into the experiment's tables and figures."""
+    from beetles.training import read_losses
+
+    out, data = experiment.out, experiment.data
+    write_table(out / "table01_losses.csv", ["round", "train_loss", "valid_loss"],
+                [[r["round"], r["train_loss"], r["valid_loss"]] for r in records])
+    manual, predicted, tested = [], [], []
+    trivial = []
+    for round_, record in zip(rounds, records):
+        paired = read_paired_csv(round_dir(experiment, round_) / "predictions.csv")
+        manual.append(paired.manual)
+        predicted.append(paired.predicted)
+        tested.extend(int(i) for i in round_.test)
+        train = np.stack([data[i].in_frame(NETWORK).landmarks for i in round_.train])
+        trivial.append((len(round_.test), trivial_predictor_distances(train, paired.manual)))
+        losses = read_losses(round_dir(experiment, round_) / "losses.csv")
+        plot_losses(losses, out / f"fig_losses_round{round_.number}.png",
+                    f"{experiment.name}, round {round_.number}: loss per epoch")
+    manual, predicted = np.concatenate(manual), np.concatenate(predicted)
+    distances = mean_distances(manual, predicted)
+    trivial_means = sum(n * d for n, d in trivial) / sum(n for n, _ in trivial)
+    landmark_table(out / "distances.csv", {"distance": distances})
+    specimens = [data[i].with_landmarks(rescale(p, NETWORK, data[i].frame)) for i, p in zip(tested, predicted)]
+    write_tps(out / "predictions.tps", specimens)
+    write_paired_csv(out / "predictions.csv", [data[i].name for i in tested], manual, predicted)
+    plot_distance_histogram(np.linalg.norm(manual - predicted, axis=2)[:, 0], out / "fig12_landmark1.png",
+                            f"{experiment.name}: landmark 1, held-out specimens")
+    plot_test_images([data[i] for i in tested[:6]], manual[:6], predicted[:6], out / "fig13_test_images.png")
+    summary = {
+        "experiment": experiment.name,
+        "part": data.name,
+        "data": str(data.folder) if data.folder else None,
+        "specimens": len(data),
+        "landmarks": data.n_landmarks,
+        "engine": "theano",
+        "device": "cpu",
+        "schedule": dataclasses.asdict(experiment.schedule),
+        "rounds_run": [r.number for r in rounds],
+        "rounds_total": len(experiment.all_rounds()),
+        "held_out_specimens": len(tested),
+        "versions": stack_versions(),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "results": {
+            "mean_distance_px": float(np.mean(distances)),
+            "trivial_mean_distance_px": float(np.mean(trivial_means)),
+            "ratio_to_trivial": float(np.mean(distances) / np.mean(trivial_means)),
+        },
+        "rounds": records,
+        **experiment.notes,
+    }
+    write_text(out / "run.json", json.dumps(summary, indent=2))
+    return summary
+
+
+# --- The experiment scripts' command line ------------------------------------
+
+#: The default budget of a from-scratch script without ``--paper``: what 2 CPU
+#: cores run in about 10–15 minutes (see the README, "Default runs").  Only
+#: the number of epochs (the learning-rate and momentum linspaces then run
+#: over those epochs), the rounds and the specimens change; the network, the
+#: loss, the update rule and deterministic prediction stay the paper's.
+DEFAULT_BUDGET = {"epochs": 6, "rounds": [1], "specimens": None}
+
+
+def load_experiment_data(data, part_name: str, specimens: int | None = None, progress: bool = True) -> PartData:
+    """The part's data: ``data/<part>/`` (or ``data`` itself if it is a part
+    folder), or the synthetic default dataset when ``data`` is ``None``;
+    only the first ``specimens`` when given."""
+    from beetles.dataset import load_part
+
+    if data is None:
+        from beetles.synthetic import default_dataset
+
+        folder = Path(default_dataset(parts=[part_name], progress=progress)) / part_name
+    else:
+        data = Path(data)
+        folder = data / part_name if (data / part_name).is_dir() else data
+    part_data = load_part(folder, name=part_name)
+    if specimens is not None:
+        if specimens < 2:
+            raise DataError(f"--specimens {specimens}: cross-validation needs at least 2")
+        part_data = part_data[: min(specimens, len(part_data))]
+    return part_data
+
+
+def add_experiment_options(parser, default_out: str) -> None:
+    """The options every experiment script shares."""
+    parser.add_argument("--data", default=None, help="dataset folder (default: the synthetic dataset in data/synthetic/)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"epochs per round (default {DEFAULT_BUDGET['epochs']}; --paper: the paper's)")
+    parser.add_argument("--rounds", default=None,
+                        help="rounds to run: a count K (the first K) or a list like 1,3,5 (default: 1; --paper: all)")
+    parser.add_argument("--specimens", type=int, default=None, help="use only the first N specimens (default: all)")
+    parser.add_argument("--model", type=int, default=3, choices=[1, 2, 3], help="paper's model (default: 3)")
+    parser.add_argument("--out", default=default_out, help="output folder (default: %(default)s)")
+    parser.add_argument("--paper", action="store_true",
+                        help="exactly the paper's settings: all rounds, all specimens, the paper's epochs")
+    parser.add_argument("--save-net", action="store_true",
+                        help="also pickle each round's whole NeuralNet (model 3: about 0.7 GB per round)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def parse_rounds(text: str | None) -> list[int] | None:
+    """``"3"`` → ``[1, 2, 3]``; ``"1,4"`` → ``[1, 4]``; ``None`` → ``None``."""
+    if text is None:
+        return None
+    try:
+        values = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise BeetlesError(f"--rounds {text!r}: give a count (3) or a list (1,4,7)") from None
+    if len(values) == 1 and "," not in str(text):
+        return list(range(1, values[0] + 1))
+    return values
+
+
+def scratch_main(part_name: str, argv=None, paper_epochs: int = paper.MAX_EPOCHS_SCRATCH) -> int:
+    """The command line of ``experiments/<part>_scratch.py``."""
+    import argparse
+
+    experiment_name = f"{part_name}_scratch"
+    parser = argparse.ArgumentParser(
+        prog=f"{experiment_name}.py",
+        description=f"Train the paper's model from scratch on the {part_name}, one cross-validation round at a time, "
+        "and write the paper's tables and figures for it.",
+    )
+    add_experiment_options(parser, f"results/{experiment_name}")
+    args = parser.parse_args(argv)
+    try:
+        experiment = experiment_from_args(args, experiment_name, part_name, paper_epochs)
+        print(describe(experiment), flush=True)
+        summary = run(experiment)
+    except BeetlesError as error:
+        print(f"{experiment_name}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{experiment_name}: interrupted; finished rounds are kept, rerun to resume", file=sys.stderr)
+        return 130
+    print(report(summary))
+    return 0
+
+
+def experiment_from_args(args, experiment_name: str, part_name: str, paper_epochs: int) -> Experiment:
+    """Build an :class:`Experiment` from parsed experiment options."""
+    if args.paper and any(v is not None for v in (args.epochs, args.rounds, args.specimens)):
+        raise BeetlesError("--paper runs the paper's settings: it cannot be combined with --epochs, --rounds or --specimens")
+    budget = {"epochs": paper_epochs, "rounds": None, "specimens": None} if args.paper else DEFAULT_BUDGET
+    data = load_experiment_data(args.data, part_name, args.specimens or budget["specimens"], progress=not args.quiet)
+    rounds = parse_rounds(args.rounds) if args.rounds is not None else budget["rounds"]
+    schedule = Schedule(model=args.model, epochs=args.epochs or budget["epochs"])
+    return Experiment(
+        name=experiment_name,
+        data=data,
+        out=Path(args.out),
+        schedule=schedule,
+        rounds=rounds,
+        save_net=args.save_net,
+        progress=not args.quiet,
+        notes={"paper_settings": bool(args.paper), "synthetic_data": args.data is None},
+    )
+
+
+def describe(experiment: Experiment) -> str:
+    """The lines printed when an experiment starts."""
+    rounds = experiment.chosen_rounds()
+    total = len(experiment.all_rounds())
+    s = experiment.schedule
+    return (
+        f"{experiment.name}: engine theano (cpu), model {s.model}, {experiment.data.n_landmarks} landmarks, "
+        f"{len(experiment.data)} specimens from {experiment.data.folder}\n"
+        f"  rounds {[r.number for r in rounds]} of {total}, {s.epochs} epochs each, "
+        f"learning rate {s.learning_rate[0]:g}→{s.learning_rate[1]:g}, momentum {s.momentum[0]:g}→{s.momentum[1]:g}, "
+        f"batch {s.batch_size}; output {experiment.out}"
+    )
+
+
+def report(summary: dict) -> str:
+    """The closing lines: the model's error next to the trivial predictor's."""
+    r = summary["results"]
+    lines = [
+        f"{summary['experiment']}: {summary['held_out_specimens']} held-out specimens in rounds {summary['rounds_run']}",
+        f"  mean distance per landmark: model {r['mean_distance_px']:.2f} px, "
+        f"trivial mean-shape predictor {r['trivial_mean_distance_px']:.2f} px, ratio {r['ratio_to_trivial']:.2f}",
+    ]
+    if r["ratio_to_trivial"] >= 1:
+        lines.append(
+            "  The model has not learned past the trivial predictor in this budget: the paper's schedule "
+            "(--paper: 5000 epochs) needs days on a CPU."
+        )
+    return "\n".join(lines)

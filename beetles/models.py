@@ -1,0 +1,204 @@
+"""Models 1, 2 and 3 of the paper, described once as data.
+
+Each model is a :class:`ModelSpec`: a plain list of layers (the paper's tables
+of layers) plus the landmark count, from which an engine builds the network.
+:func:`build_nolearn` builds the paper's own nolearn ``NeuralNet``; another
+engine can build the same network from the same description
+(:func:`layer_table` gives the shapes every engine must reproduce).
+
+Input: one gray channel, ``(1, 192, 256)`` (rows × columns).  Convolutions
+have stride 1 and no padding ("valid"); pools are 2×2 max-pools with stride 2;
+ReLU everywhere but the linear output of ``2 × n_landmarks`` units
+(``x1, y1, x2, y2, …`` normalised to [-1, 1]).  Weights start Glorot-uniform,
+biases zero (Lasagne's defaults).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from beetles.paper import NETWORK_SIZE
+
+
+@dataclass(frozen=True)
+class Conv:
+    """Convolution: ``filters`` filters of ``size`` × ``size``, stride 1, valid, ReLU."""
+
+    filters: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Max-pooling ``size`` × ``size`` with stride ``size``."""
+
+    size: int = 2
+
+
+@dataclass(frozen=True)
+class Dropout:
+    """Dropout with probability ``p`` (inverted: kept units scaled by 1/(1-p))."""
+
+    p: float
+
+
+@dataclass(frozen=True)
+class Dense:
+    """Fully connected layer of ``units`` with ReLU."""
+
+    units: int
+
+
+@dataclass(frozen=True)
+class Output:
+    """The linear output layer: ``2 × n_landmarks`` units."""
+
+
+LayerSpec = Conv | Pool | Dropout | Dense | Output
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A network as the paper describes it: a name and its layers in order."""
+
+    name: str
+    layers: tuple
+
+    def named_layers(self) -> list[tuple[str, LayerSpec]]:
+        """``(name, layer)`` pairs: ``conv1, pool1, dropout1, …, hidden4,
+        dropout4, hidden5, output``, numbered by the block they belong to."""
+        names, block = [], 0
+        for layer in self.layers:
+            if isinstance(layer, (Conv, Dense)):
+                block += 1
+            prefix = {Conv: "conv", Pool: "pool", Dropout: "dropout", Dense: "hidden", Output: "output"}[type(layer)]
+            names.append((prefix if isinstance(layer, Output) else f"{prefix}{block}", layer))
+        return names
+
+
+#: Section 5 of the paper.  Model 1: three conv/pool blocks, dense 500, 500;
+#: model 2: the same with dense 1000, 1000; model 3 (kept for everything
+#: else): model 2 with dropout after each block and after the first dense.
+MODELS = {
+    1: ModelSpec(
+        "model1",
+        (Conv(32, 3), Pool(2), Conv(64, 2), Pool(2), Conv(128, 2), Pool(2), Dense(500), Dense(500), Output()),
+    ),
+    2: ModelSpec(
+        "model2",
+        (Conv(32, 3), Pool(2), Conv(64, 2), Pool(2), Conv(128, 2), Pool(2), Dense(1000), Dense(1000), Output()),
+    ),
+    3: ModelSpec(
+        "model3",
+        (
+            Conv(32, 3), Pool(2), Dropout(0.1),
+            Conv(64, 2), Pool(2), Dropout(0.2),
+            Conv(128, 2), Pool(2), Dropout(0.3),
+            Dense(1000), Dropout(0.5),
+            Dense(1000),
+            Output(),
+        ),
+    ),
+}
+DEFAULT_MODEL = 3
+INPUT_SHAPE = (1, NETWORK_SIZE[1], NETWORK_SIZE[0])  # channels, rows, columns
+
+
+def model_spec(model) -> ModelSpec:
+    """The :class:`ModelSpec` for ``model`` (1, 2, 3, ``"model3"`` or a spec)."""
+    if isinstance(model, ModelSpec):
+        return model
+    key = int(str(model).removeprefix("model")) if str(model).removeprefix("model").isdigit() else None
+    if key not in MODELS:
+        raise ValueError(f"unknown model {model!r}: expected one of {sorted(MODELS)}")
+    return MODELS[key]
+
+
+def layer_table(model, n_landmarks: int, input_shape=INPUT_SHAPE) -> list[dict]:
+    """Every layer with its output shape and parameter count, as a list of
+    dicts (``name``, ``kind``, ``output_shape`` (channels, rows, cols) or
+    (units,), ``params``).  Model 3 with 8 landmarks has ≈92.3 M parameters,
+    91.3 M of them in ``hidden4`` (128 × 23 × 31 inputs)."""
+    spec = model_spec(model)
+    shape, rows = tuple(input_shape), []
+    for name, layer in spec.named_layers():
+        params = 0
+        if isinstance(layer, Conv):
+            params = layer.filters * shape[0] * layer.size**2 + layer.filters
+            shape = (layer.filters, shape[1] - layer.size + 1, shape[2] - layer.size + 1)
+        elif isinstance(layer, Pool):
+            shape = (shape[0], shape[1] // layer.size, shape[2] // layer.size)
+        elif isinstance(layer, (Dense, Output)):
+            units = layer.units if isinstance(layer, Dense) else 2 * n_landmarks
+            inputs = 1
+            for dim in shape:
+                inputs *= dim
+            params = inputs * units + units
+            shape = (units,)
+        rows.append({"name": name, "kind": type(layer).__name__.lower(), "output_shape": shape, "params": params})
+    return rows
+
+
+def build_nolearn(
+    model,
+    n_landmarks: int,
+    max_epochs: int,
+    learning_rate=(0.03, 0.00001),
+    momentum=(0.9, 0.9999),
+    batch_size: int = 128,
+    validation_folds: int = 3,
+    on_epoch_finished=(),
+    verbose: int = 0,
+):
+    """The paper's nolearn ``NeuralNet`` for ``model`` and ``n_landmarks``.
+
+    Nesterov momentum with learning rate and momentum held in Theano shared
+    float32 variables, moved after every epoch along
+    ``linspace(start, stop, max_epochs)`` by :class:`beetles.training.AdjustVariable`
+    callbacks (a fixed value when start == stop); ``regression=True`` (mean
+    squared error on the normalised targets); batches of ``batch_size``
+    without shuffling (nolearn's ``BatchIterator``); validation on the first
+    of ``validation_folds`` contiguous folds (:class:`beetles.training.PaperSplit`).
+    Extra ``on_epoch_finished`` callbacks run after the schedule's.
+    """
+    import numpy as np
+    import theano
+    from lasagne import layers, nonlinearities
+    from lasagne.updates import nesterov_momentum
+    from nolearn.lasagne import BatchIterator, NeuralNet
+
+    from beetles.training import AdjustVariable, PaperSplit
+
+    spec = model_spec(model)
+    definition = [(layers.InputLayer, {"name": "input", "shape": (None, *INPUT_SHAPE)})]
+    for name, layer in spec.named_layers():
+        if isinstance(layer, Conv):
+            definition.append(
+                (layers.Conv2DLayer, {"name": name, "num_filters": layer.filters, "filter_size": (layer.size, layer.size)})
+            )
+        elif isinstance(layer, Pool):
+            definition.append((layers.MaxPool2DLayer, {"name": name, "pool_size": (layer.size, layer.size)}))
+        elif isinstance(layer, Dropout):
+            definition.append((layers.DropoutLayer, {"name": name, "p": layer.p}))
+        elif isinstance(layer, Dense):
+            definition.append((layers.DenseLayer, {"name": name, "num_units": layer.units}))
+        else:
+            definition.append(
+                (layers.DenseLayer, {"name": name, "num_units": 2 * n_landmarks, "nonlinearity": nonlinearities.identity})
+            )
+    return NeuralNet(
+        layers=definition,
+        update=nesterov_momentum,
+        update_learning_rate=theano.shared(np.float32(learning_rate[0])),
+        update_momentum=theano.shared(np.float32(momentum[0])),
+        regression=True,
+        max_epochs=max_epochs,
+        batch_iterator_train=BatchIterator(batch_size=batch_size),
+        batch_iterator_test=BatchIterator(batch_size=batch_size),
+        train_split=PaperSplit(validation_folds),
+        on_epoch_finished=[
+            AdjustVariable("update_learning_rate", *learning_rate),
+            AdjustVariable("update_momentum", *momentum),
+            *on_epoch_finished,
+        ],
+        verbose=verbose,
+    )

@@ -1,0 +1,10 @@
+"""Model 3 trained from scratch on the head, as in the paper (section 6).
+
+    python experiments/head_scratch.py [--data DIR] [--epochs N] [--rounds K] [--paper] ...
+
+Writes results/head_scratch/ (see beetles/experiment.py for the files).
+"""
+from beetles.experiment import scratch_main
+
+if __name__ == "__main__":
+    raise SystemExit(scratch_main("head"))

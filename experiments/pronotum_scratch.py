@@ -1,0 +1,10 @@
+"""Model 3 trained from scratch on the pronotum, as in the paper (section 6).
+
+    python experiments/pronotum_scratch.py [--data DIR] [--epochs N] [--rounds K] [--paper] ...
+
+Writes results/pronotum_scratch/ (see beetles/experiment.py for the files).
+"""
+from beetles.experiment import scratch_main
+
+if __name__ == "__main__":
+    raise SystemExit(scratch_main("pronotum"))
