@@ -67,7 +67,10 @@ class Experiment:
     ``rounds`` are 1-based round numbers to run (``None``: all); ``data``
     the loaded part; ``out`` the output folder; ``save_net`` also pickles
     each round's whole ``NeuralNet`` (≈0.7 GB for model 3) beside its
-    parameters-only ``params.npz``.
+    parameters-only ``params.npz``.  For fine-tuning, ``weights`` names
+    pre-trained weights (a pickled net or ``.npz``) loaded into every layer
+    but the output, which starts new, and ``freeze`` freezes that many
+    layers after the input.
     """
 
     name: str
@@ -78,6 +81,18 @@ class Experiment:
     save_net: bool = False
     progress: bool = True
     notes: dict = field(default_factory=dict)
+    weights: Path | None = None
+    freeze: int = 0
+
+    def key(self) -> str:
+        """What a finished round must match to be reused: the schedule, the
+        starting weights and the frozen layers."""
+        weights = None
+        if self.weights is not None:
+            stat = Path(self.weights).stat()
+            weights = [str(Path(self.weights).resolve()), stat.st_size, int(stat.st_mtime)]
+        text = json.dumps([self.schedule.key(), weights, self.freeze])
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
 
     def all_rounds(self) -> list[Round]:
         """The paper's rounds over this data (contiguous test blocks)."""
@@ -117,16 +132,17 @@ def finished_round(experiment: Experiment, round_: Round) -> dict | None:
         return None
     record = json.loads(path.read_text())
     test = [experiment.data[i].name for i in round_.test]
-    if record.get("schedule_key") != experiment.schedule.key() or record.get("test_images") != test:
+    if record.get("key") != experiment.key() or record.get("test_images") != test:
         return None
     return record
 
 
 def train_round(experiment: Experiment, round_: Round) -> dict:
-    """Train one round from scratch on its training images (seven-fold
-    augmented), predict its test images, and write the round's files."""
+    """Train one round on its training images (seven-fold augmented), from
+    scratch or from ``experiment.weights``; predict its test images, and
+    write the round's files."""
     from beetles.models import build_nolearn
-    from beetles.training import EpochLog, fit, predict, save_net, save_params
+    from beetles.training import EpochLog, fit, freeze_layers, load_params, predict, save_net, save_params
 
     started = time.perf_counter()
     folder = round_dir(experiment, round_)
@@ -144,6 +160,9 @@ def train_round(experiment: Experiment, round_: Round) -> dict:
         validation_folds=schedule.validation_folds,
         on_epoch_finished=[log],
     )
+    if experiment.weights is not None:
+        freeze_layers(net, experiment.freeze)
+        load_params(net, experiment.weights, skip_layers=("output",))
     try:
         fit(net, X, y, seed=schedule.seed)
     finally:
@@ -157,7 +176,7 @@ def train_round(experiment: Experiment, round_: Round) -> dict:
     history = net.train_history_[-1]
     record = {
         "round": round_.number,
-        "schedule_key": schedule.key(),
+        "key": experiment.key(),
         "test_images": [experiment.data[i].name for i in round_.test],
         "train_images": len(round_.train),
         "train_samples": int(len(X)),
@@ -242,6 +261,8 @@ def write_outputs(experiment: Experiment, rounds: list[Round], records: list[dic
         "engine": "theano",
         "device": "cpu",
         "schedule": dataclasses.asdict(experiment.schedule),
+        "weights": str(experiment.weights) if experiment.weights else None,
+        "frozen_layers": experiment.freeze,
         "rounds_run": [r.number for r in rounds],
         "rounds_total": len(experiment.all_rounds()),
         "held_out_specimens": len(tested),
@@ -346,11 +367,14 @@ def scratch_main(part_name: str, argv=None, paper_epochs: int = paper.MAX_EPOCHS
     return 0
 
 
-def experiment_from_args(args, experiment_name: str, part_name: str, paper_epochs: int) -> Experiment:
+def experiment_from_args(args, experiment_name: str, part_name: str, paper_epochs: int, default_budget=None) -> Experiment:
     """Build an :class:`Experiment` from parsed experiment options."""
     if args.paper and any(v is not None for v in (args.epochs, args.rounds, args.specimens)):
         raise BeetlesError("--paper runs the paper's settings: it cannot be combined with --epochs, --rounds or --specimens")
-    budget = {"epochs": paper_epochs, "rounds": None, "specimens": None} if args.paper else DEFAULT_BUDGET
+    if args.paper:
+        budget = {"epochs": paper_epochs, "rounds": None, "specimens": None}
+    else:
+        budget = default_budget or DEFAULT_BUDGET
     data = load_experiment_data(args.data, part_name, args.specimens or budget["specimens"], progress=not args.quiet)
     rounds = parse_rounds(args.rounds) if args.rounds is not None else budget["rounds"]
     schedule = Schedule(model=args.model, epochs=args.epochs or budget["epochs"])
@@ -394,3 +418,53 @@ def report(summary: dict) -> str:
             "(--paper: 5000 epochs) needs days on a CPU."
         )
     return "\n".join(lines)
+
+
+#: Default budget of ``experiments/model_selection.py``: three models share
+#: the 10–15 CPU minutes, so each sees fewer specimens.
+MODEL_SELECTION_BUDGET = {"epochs": 3, "rounds": [1], "specimens": 150}
+
+
+def model_selection_main(argv=None) -> int:
+    """The command line of ``experiments/model_selection.py``."""
+    import argparse
+
+    from beetles.reporting import plot_loss_curves
+    from beetles.training import read_losses
+
+    parser = argparse.ArgumentParser(
+        prog="model_selection.py",
+        description="Models 1, 2 and 3 of the paper trained on the pronotum: Figs. 10 and 11.",
+    )
+    add_experiment_options(parser, "results/model_selection")
+    parser.set_defaults(model=None)
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    rows, curves = [], {}
+    try:
+        for model in (1, 2, 3):
+            args.model, args.out = model, str(out / f"model{model}")
+            experiment = experiment_from_args(
+                args, "model_selection", "pronotum", paper.MAX_EPOCHS_SCRATCH, default_budget=MODEL_SELECTION_BUDGET
+            )
+            experiment.name = f"model{model}"
+            print(describe(experiment), flush=True)
+            summary = run(experiment)
+            print(report(summary), flush=True)
+            first = experiment.chosen_rounds()[0]
+            curves[model] = read_losses(round_dir(experiment, first) / "losses.csv")
+            last = summary["rounds"][-1]
+            rows.append([model, last["train_loss"], last["valid_loss"], summary["results"]["mean_distance_px"],
+                         summary["results"]["trivial_mean_distance_px"]])
+    except BeetlesError as error:
+        print(f"model_selection: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("model_selection: interrupted; finished rounds are kept, rerun to resume", file=sys.stderr)
+        return 130
+    write_table(out / "models.csv", ["model", "train_loss", "valid_loss", "mean_distance", "trivial_distance"], rows)
+    plot_loss_curves({f"model {k}": curves[k] for k in (1, 2)}, out / "fig10_models_1_2.png",
+                     "Models 1 and 2 (pronotum): loss per epoch")
+    plot_loss_curves({"model 3": curves[3]}, out / "fig11_model3.png", "Model 3 (pronotum): loss per epoch")
+    print(f"wrote {out / 'models.csv'}, {out / 'fig10_models_1_2.png'}, {out / 'fig11_model3.png'}")
+    return 0

@@ -115,11 +115,20 @@ def plot_losses(losses, path, title: str) -> Path:
     ``losses``: a structured array with ``epoch``, ``train_loss`` and
     ``valid_loss`` fields (:func:`beetles.training.read_losses`).
     """
+    return plot_loss_curves({"": losses}, path, title)
+
+
+def plot_loss_curves(curves: dict, path, title: str) -> Path:
+    """Training (solid) and validation (dashed) loss per epoch of several
+    runs, ``{label: losses}`` (see :func:`plot_losses`), log scale."""
     plt = _pyplot()
-    losses = np.atleast_1d(losses)
     figure, axes = plt.subplots(figsize=(6, 4))
-    axes.plot(losses["epoch"], losses["train_loss"], label="training loss")
-    axes.plot(losses["epoch"], losses["valid_loss"], label="validation loss")
+    for index, (label, losses) in enumerate(curves.items()):
+        losses = np.atleast_1d(losses)
+        colour = f"C{index}"
+        prefix = f"{label}: " if label else ""
+        axes.plot(losses["epoch"], losses["train_loss"], color=colour, label=f"{prefix}training loss")
+        axes.plot(losses["epoch"], losses["valid_loss"], color=colour, ls="--", label=f"{prefix}validation loss")
     axes.set_yscale("log")
     axes.set_xlabel("epoch")
     axes.set_ylabel("mean squared error (normalised coordinates)")

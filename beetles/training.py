@@ -224,6 +224,26 @@ def load_params(net, source, skip_layers=()) -> list[str]:
     return loaded
 
 
+def freeze_layers(net, count: int) -> list[str]:
+    """Freeze the first ``count`` layers after the input: their parameters
+    lose Lasagne's ``trainable`` tag, so the compiled update leaves them as
+    they are.  Builds the layers if needed; call before the net compiles
+    (:func:`load_params` or ``fit``).  Returns the frozen layers' names."""
+    if count <= 0:
+        return []
+    if getattr(net, "_initialized", False):
+        raise RuntimeError("freeze_layers must run before the network is compiled")
+    if getattr(net, "_output_layers", None) is None:
+        net.initialize_layers()
+    names = [name for name in net.layers_ if name != "input"]
+    if count > len(names):
+        raise ValueError(f"cannot freeze {count} layers: the network has {len(names)} after its input")
+    for name in names[:count]:
+        for tags in net.layers_[name].params.values():
+            tags.discard("trainable")
+    return names[:count]
+
+
 def predict(net, X) -> np.ndarray:
     """Deterministic predictions (dropout off), ``(M, 2n)`` normalised."""
     return np.asarray(net.predict(np.asarray(X, np.float32)))

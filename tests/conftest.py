@@ -39,3 +39,21 @@ def part_folder(tmp_path):
         blocks.append("\n".join(lines))
     (folder / "landmarks.tps").write_text("\n".join(blocks) + "\n")
     return folder, np.array(truth)
+
+
+def blob_part(folder, count=10, seed=0, landmarks=2):
+    """A part folder of 320×240 JPEGs showing dark discs where the landmarks are."""
+    rng = np.random.default_rng(seed)
+    images = folder / "images"
+    images.mkdir(parents=True)
+    blocks = []
+    yy, xx = np.mgrid[0:240, 0:320]
+    for k in range(count):
+        points = rng.uniform([40, 40], [280, 200], size=(landmarks, 2))
+        rgb = np.full((240, 320, 3), 220, np.uint8)
+        for x, y in points:
+            rgb[(xx - x) ** 2 + (yy - y) ** 2 < 8**2] = 30
+        Image.fromarray(rgb).save(images / f"b{k:02d}.jpg", quality=90)
+        blocks.append("\n".join([f"LM={landmarks}", *(f"{x:.2f} {240 - y:.2f}" for x, y in points), f"IMAGE=b{k:02d}.jpg"]))
+    (folder / "landmarks.tps").write_text("\n".join(blocks) + "\n")
+    return folder

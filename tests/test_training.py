@@ -3,9 +3,9 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import beetles.experiment as experiment_module
+from conftest import blob_part
 from beetles.experiment import Experiment, Schedule, run
 from beetles.dataset import load_part
 from beetles.models import MODELS, build_nolearn, layer_table
@@ -125,24 +125,6 @@ def test_interrupted_fit_raises_instead_of_passing_as_finished(tiny_net_and_data
     net = build_nolearn(1, 2, max_epochs=3, on_epoch_finished=[interrupt])
     with pytest.raises(KeyboardInterrupt):
         fit(net, X, y)
-
-
-def blob_part(folder, count=10, seed=0):
-    """A part folder whose photos show dark discs where the 2 landmarks are."""
-    rng = np.random.default_rng(seed)
-    images = folder / "images"
-    images.mkdir(parents=True)
-    blocks = []
-    yy, xx = np.mgrid[0:240, 0:320]
-    for k in range(count):
-        points = rng.uniform([40, 40], [280, 200], size=(2, 2))
-        rgb = np.full((240, 320, 3), 220, np.uint8)
-        for x, y in points:
-            rgb[(xx - x) ** 2 + (yy - y) ** 2 < 15**2] = 30
-        Image.fromarray(rgb).save(images / f"b{k:02d}.jpg", quality=90)
-        blocks.append("\n".join([f"LM=2", *(f"{x:.2f} {240 - y:.2f}" for x, y in points), f"IMAGE=b{k:02d}.jpg"]))
-    (folder / "landmarks.tps").write_text("\n".join(blocks) + "\n")
-    return folder
 
 
 def test_tiny_experiment_end_to_end_with_resume(tmp_path, monkeypatch, capsys):

@@ -1,0 +1,10 @@
+"""Model 3 fine-tuned on the elytra from the pooled pre-training (paper section 7).
+
+    python experiments/elytra_finetune.py [--weights FILE] [--scratch DIR] [--freeze K] [--paper] ...
+
+Run experiments/pretrain_pooled.py first. Writes results/elytra_finetune/.
+"""
+from beetles.finetune import finetune_main
+
+if __name__ == "__main__":
+    raise SystemExit(finetune_main("elytra"))

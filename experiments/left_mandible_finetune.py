@@ -1,0 +1,10 @@
+"""Model 3 fine-tuned on the left mandible from the pooled pre-training (paper section 7).
+
+    python experiments/left_mandible_finetune.py [--weights FILE] [--scratch DIR] [--freeze K] [--paper] ...
+
+Run experiments/pretrain_pooled.py first. Writes results/left_mandible_finetune/.
+"""
+from beetles.finetune import finetune_main
+
+if __name__ == "__main__":
+    raise SystemExit(finetune_main("left_mandible"))

@@ -1,0 +1,11 @@
+"""Pre-train model 3 with 8 landmarks on the pronotum, elytra and head pooled
+(paper section 7).
+
+    python experiments/pretrain_pooled.py [--data DIR] [--epochs N] [--specimens N] [--paper]
+
+Writes results/pretrain_pooled/pretrained.pkl (the whole pickled net).
+"""
+from beetles.finetune import pretrain_main
+
+if __name__ == "__main__":
+    raise SystemExit(pretrain_main())
