@@ -146,3 +146,29 @@ def test_cli_tables(tmp_path, capsys):
     assert str(tmp_path / "t" / "table03_pronotum_distances.csv") in printed
     assert main(["tables", "--out", str(tmp_path / "u"), "--reference", str(tmp_path / "none")]) == 2
     assert "folder of published landmarks not found" in capsys.readouterr().err
+
+
+def test_gather_run_tables_from_experiment_folders(tmp_path):
+    from beetles.formats.published import write_paired_csv
+    from beetles.paper import PART_NAMES
+    from beetles.tables import gather_run_tables
+
+    results = tmp_path / "results"
+    for name in PART_NAMES:  # runs laid out as the experiment scripts write them
+        published = load_published(name)
+        images = [f"{name}_{k}" for k in range(len(published.scratch_manual))]
+        write_paired_csv(results / f"{name}_scratch" / "predictions.csv", images,
+                         published.scratch_manual, published.scratch_pred)
+        if name == "pronotum":
+            write_paired_csv(results / f"{name}_finetune" / "predictions.csv", images,
+                             published.finetune_manual, published.finetune_pred)
+            (results / f"{name}_finetune" / "table01_losses.csv").write_text("round,train_loss,valid_loss\n1,0.1,0.2\n")
+    out = tmp_path / "gathered"
+    names = {p.name for p in gather_run_tables(results, out)}
+    assert "table08_elytra.csv" not in names  # no elytra fine-tuning run
+    assert {"table03_pronotum_distances.csv", "table04_scratch_distances.csv", "table06_pronotum.csv",
+            "table05_pronotum_finetune_losses.csv", "improvements.csv"} <= names
+    assert column(out / "table03_pronotum_distances.csv", "distance") == pytest.approx(TABLE3, abs=5e-5)
+    assert column(out / "improvements.csv", "improvement_percent") == [pytest.approx(40.32, abs=0.01)]
+    with pytest.raises(Exception, match="no from-scratch results"):
+        gather_run_tables(tmp_path / "empty", out)
