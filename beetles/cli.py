@@ -32,6 +32,39 @@ def _cmd_tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from beetles.synthetic import generate_dataset, trivial_errors, trivial_report
+
+    dataset = generate_dataset(
+        Path(args.out),
+        parts=args.parts,
+        specimens=args.specimens,
+        seed=args.seed,
+        size=args.size,
+        preview=args.preview,
+        progress=not args.quiet,
+        workers=args.workers,
+    )
+    for name, folder in dataset.items():
+        print(f"{name}: {folder}")
+    if dataset.preview:
+        print(f"contact sheet: {dataset.preview}")
+    if args.report:
+        errors = trivial_errors(Path(args.out))
+        print(trivial_report({name: errors[name] for name in dataset}))
+    return 0
+
+
+def _size_option(text: str):
+    """argparse type for ``WxH``: the size parser's own message on error."""
+    from beetles.synthetic import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``beetles`` command, with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -77,6 +110,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder of the published landmarks (default: the copy in data/reference/)",
     )
     tables.set_defaults(func=_cmd_tables)
+
+    from beetles.paper import PART_NAMES
+    from beetles.synthetic import DEFAULT_SEED, DEFAULT_SIZE
+
+    synth = sub.add_parser(
+        "synth",
+        help="write a synthetic beetle dataset (the default data)",
+        description=(
+            "Generate synthetic beetle photos and landmarks in the dataset layout real data uses "
+            "(OUT/<part>/images/*.jpg and OUT/<part>/landmarks.tps, y up, photo frame). Shapes come "
+            "from a statistical shape model of the published manual landmarks. The same seed gives "
+            "byte-identical files."
+        ),
+    )
+    synth.add_argument("--out", required=True, help="dataset folder to write")
+    synth.add_argument("--parts", nargs="+", choices=PART_NAMES, metavar="NAME",
+                       help=f"parts to generate (default: all: {' '.join(PART_NAMES)})")
+    synth.add_argument("--specimens", type=int, default=None,
+                       help="specimens per part (default: the study's, 293; 286 and 290 for the mandibles)")
+    synth.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default: %(default)s)")
+    synth.add_argument("--size", type=_size_option, default=DEFAULT_SIZE, metavar="WxH",
+                       help="photo size, 4:3 (default: %dx%d; 3264x2448 is the study's)" % DEFAULT_SIZE)
+    synth.add_argument("--preview", action="store_true", help="also write OUT/preview.png, a contact sheet")
+    synth.add_argument("--report", action="store_true",
+                       help="print the trivial predictor's error per part next to the real beetles'")
+    synth.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    synth.add_argument("--quiet", action="store_true", help="no progress bars")
+    synth.set_defaults(func=_cmd_synth)
     return parser
 
 

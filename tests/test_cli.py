@@ -46,3 +46,17 @@ def test_info_reports_the_stack(capsys):
         assert word.lower() in out.lower()
     compile_line = next(line for line in out.splitlines() if line.lower().startswith("theano compiles"))
     assert "yes" in compile_line
+
+
+def test_synth_command_writes_a_dataset_and_reports(tmp_path, capsys):
+    out = tmp_path / "synthetic"
+    assert main(["synth", "--out", str(out), "--parts", "pronotum", "--specimens", "6",
+                 "--size", "320x240", "--preview", "--report", "--quiet", "--workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert f"pronotum: {out / 'pronotum'}" in printed and "contact sheet" in printed
+    assert "pronotum" in printed.splitlines()[-1] and "10.8" in printed.splitlines()[-1]
+    assert len(list((out / "pronotum" / "images").glob("*.jpg"))) == 6
+    assert (out / "preview.png").stat().st_size > 0
+    with pytest.raises(SystemExit):
+        main(["synth", "--out", str(out), "--size", "300x300"])  # not 4:3
+    assert "4:3" in capsys.readouterr().err
