@@ -7,10 +7,9 @@ that everything the command line does is also a plain Python call.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from beetles.errors import BeetlesError
+from beetles.errors import exit_status
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -145,14 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 on success)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except BeetlesError as error:
-        print(f"beetles {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"beetles {args.command}: interrupted", file=sys.stderr)
-        return 130
+    return exit_status(f"beetles {args.command}", lambda: args.func(args))
 
 
 if __name__ == "__main__":  # pragma: no cover

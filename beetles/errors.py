@@ -23,3 +23,23 @@ class FormatError(DataError):
         self.line = line
         where = f"{self.path}, line {line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
+
+
+#: What an interrupted cross-validation run tells its user.
+RESUME_HINT = "interrupted; finished rounds are kept, rerun to resume"
+
+
+def exit_status(prog: str, body, interrupted: str = "interrupted") -> int:
+    """Run ``body()`` and return its exit status; a :class:`BeetlesError`
+    becomes one line ``<prog>: error: …`` on stderr and status 2, Ctrl-C the
+    line ``<prog>: <interrupted>`` and status 130."""
+    import sys
+
+    try:
+        return body()
+    except BeetlesError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: {interrupted}", file=sys.stderr)
+        return 130

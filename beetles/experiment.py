@@ -30,7 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from beetles import paper
-from beetles.errors import BeetlesError, DataError
+from beetles.errors import RESUME_HINT, BeetlesError, DataError, exit_status
 from beetles.evaluation import mean_distances, trivial_predictor_distances
 from beetles.files import write_text
 from beetles.formats.published import read_paired_csv, write_paired_csv
@@ -353,18 +353,14 @@ def scratch_main(part_name: str, argv=None, paper_epochs: int = paper.MAX_EPOCHS
     )
     add_experiment_options(parser, f"results/{experiment_name}")
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> int:
         experiment = experiment_from_args(args, experiment_name, part_name, paper_epochs)
         print(describe(experiment), flush=True)
-        summary = run(experiment)
-    except BeetlesError as error:
-        print(f"{experiment_name}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{experiment_name}: interrupted; finished rounds are kept, rerun to resume", file=sys.stderr)
-        return 130
-    print(report(summary))
-    return 0
+        print(report(run(experiment)))
+        return 0
+
+    return exit_status(experiment_name, body, RESUME_HINT)
 
 
 def experiment_from_args(args, experiment_name: str, part_name: str, paper_epochs: int, default_budget=None) -> Experiment:
@@ -429,9 +425,6 @@ def model_selection_main(argv=None) -> int:
     """The command line of ``experiments/model_selection.py``."""
     import argparse
 
-    from beetles.reporting import plot_loss_curves
-    from beetles.training import read_losses
-
     parser = argparse.ArgumentParser(
         prog="model_selection.py",
         description="Models 1, 2 and 3 of the paper trained on the pronotum: Figs. 10 and 11.",
@@ -439,29 +432,30 @@ def model_selection_main(argv=None) -> int:
     add_experiment_options(parser, "results/model_selection")
     parser.set_defaults(model=None)
     args = parser.parse_args(argv)
+    return exit_status("model_selection", lambda: _model_selection(args), RESUME_HINT)
+
+
+def _model_selection(args) -> int:
+    """Train models 1, 2, 3 on the pronotum; write models.csv and Figs. 10, 11."""
+    from beetles.reporting import plot_loss_curves
+    from beetles.training import read_losses
+
     out = Path(args.out)
     rows, curves = [], {}
-    try:
-        for model in (1, 2, 3):
-            args.model, args.out = model, str(out / f"model{model}")
-            experiment = experiment_from_args(
-                args, "model_selection", "pronotum", paper.MAX_EPOCHS_SCRATCH, default_budget=MODEL_SELECTION_BUDGET
-            )
-            experiment.name = f"model{model}"
-            print(describe(experiment), flush=True)
-            summary = run(experiment)
-            print(report(summary), flush=True)
-            first = experiment.chosen_rounds()[0]
-            curves[model] = read_losses(round_dir(experiment, first) / "losses.csv")
-            last = summary["rounds"][-1]
-            rows.append([model, last["train_loss"], last["valid_loss"], summary["results"]["mean_distance_px"],
-                         summary["results"]["trivial_mean_distance_px"]])
-    except BeetlesError as error:
-        print(f"model_selection: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("model_selection: interrupted; finished rounds are kept, rerun to resume", file=sys.stderr)
-        return 130
+    for model in (1, 2, 3):
+        args.model, args.out = model, str(out / f"model{model}")
+        experiment = experiment_from_args(
+            args, "model_selection", "pronotum", paper.MAX_EPOCHS_SCRATCH, default_budget=MODEL_SELECTION_BUDGET
+        )
+        experiment.name = f"model{model}"
+        print(describe(experiment), flush=True)
+        summary = run(experiment)
+        print(report(summary), flush=True)
+        first = experiment.chosen_rounds()[0]
+        curves[model] = read_losses(round_dir(experiment, first) / "losses.csv")
+        last = summary["rounds"][-1]
+        rows.append([model, last["train_loss"], last["valid_loss"], summary["results"]["mean_distance_px"],
+                     summary["results"]["trivial_mean_distance_px"]])
     write_table(out / "models.csv", ["model", "train_loss", "valid_loss", "mean_distance", "trivial_distance"], rows)
     plot_loss_curves({f"model {k}": curves[k] for k in (1, 2)}, out / "fig10_models_1_2.png",
                      "Models 1 and 2 (pronotum): loss per epoch")

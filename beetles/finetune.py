@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from beetles import paper
-from beetles.errors import BeetlesError, DataError
+from beetles.errors import RESUME_HINT, BeetlesError, DataError, exit_status
 from beetles.evaluation import improvement_percent
 from beetles.experiment import (
-    Experiment,
     Schedule,
     add_experiment_options,
     describe,
@@ -35,7 +33,7 @@ from beetles.experiment import (
 )
 from beetles.files import write_text
 from beetles.preprocess import network_arrays
-from beetles.reporting import landmark_table, plot_losses, plot_scratch_vs_finetune, write_table
+from beetles.reporting import landmark_table, plot_losses, plot_scratch_vs_finetune
 from beetles.rounds import part_rounds
 from beetles.specimen import PartData
 
@@ -170,7 +168,8 @@ def pretrain_main(argv=None) -> int:
     parser.add_argument("--paper", action="store_true", help="the paper's settings: all specimens, 10000 epochs")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> int:
         if args.paper and (args.epochs or args.specimens):
             raise BeetlesError("--paper cannot be combined with --epochs or --specimens")
         epochs = paper.MAX_EPOCHS_PRETRAIN if args.paper else args.epochs or PRETRAIN_BUDGET["epochs"]
@@ -180,15 +179,11 @@ def pretrain_main(argv=None) -> int:
         print(f"pretrain_pooled: engine theano (cpu), model 3, 8 landmarks, {epochs} epochs, parts "
               + ", ".join(f"{n} ({len(p)} specimens)" for n, p in parts.items()), flush=True)
         record = pretrain(parts, args.out, schedule, progress=not args.quiet)
-    except BeetlesError as error:
-        print(f"pretrain_pooled: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("pretrain_pooled: interrupted; rerun to start the pre-training again", file=sys.stderr)
-        return 130
-    print(f"pretrain_pooled: {record['train_samples']} training samples, final train loss {record['train_loss']:.5f}, "
-          f"valid loss {record['valid_loss']:.5f}; wrote {Path(args.out) / PRETRAINED_FILE}")
-    return 0
+        print(f"pretrain_pooled: {record['train_samples']} training samples, final train loss "
+              f"{record['train_loss']:.5f}, valid loss {record['valid_loss']:.5f}; wrote {Path(args.out) / PRETRAINED_FILE}")
+        return 0
+
+    return exit_status("pretrain_pooled", body, "interrupted; rerun to start the pre-training again")
 
 
 def finetune_main(part_name: str, argv=None) -> int:
@@ -208,24 +203,22 @@ def finetune_main(part_name: str, argv=None) -> int:
                         help="the part's from-scratch results, for comparison.csv and fig15.png (default: %(default)s)")
     parser.add_argument("--freeze", type=int, default=0, metavar="K", help="freeze the first K layers (default 0)")
     args = parser.parse_args(argv)
-    try:
-        weights = Path(args.weights)
-        if not weights.is_file():
-            raise BeetlesError(f"{weights}: pre-trained weights not found; run experiments/pretrain_pooled.py first")
-        experiment = experiment_from_args(args, name, part_name, paper.MAX_EPOCHS_FINETUNE)
-        experiment.schedule = dataclasses.replace(
-            experiment.schedule, learning_rate=FINETUNE_LEARNING_RATE, momentum=FINETUNE_MOMENTUM
-        )
-        experiment.weights, experiment.freeze = weights, args.freeze
-        print(describe(experiment) + f"\n  starting from {weights}, first {args.freeze} layer(s) frozen", flush=True)
-        summary = run(experiment)
-        comparison = compare_with_scratch(experiment.out, args.scratch, f"{part_name}: mean distance per landmark")
-    except BeetlesError as error:
-        print(f"{name}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{name}: interrupted; finished rounds are kept, rerun to resume", file=sys.stderr)
-        return 130
+    return exit_status(name, lambda: _finetune(args, name, part_name), RESUME_HINT)
+
+
+def _finetune(args, name: str, part_name: str) -> int:
+    """Fine-tune on one part from parsed options; print the comparison."""
+    weights = Path(args.weights)
+    if not weights.is_file():
+        raise BeetlesError(f"{weights}: pre-trained weights not found; run experiments/pretrain_pooled.py first")
+    experiment = experiment_from_args(args, name, part_name, paper.MAX_EPOCHS_FINETUNE)
+    experiment.schedule = dataclasses.replace(
+        experiment.schedule, learning_rate=FINETUNE_LEARNING_RATE, momentum=FINETUNE_MOMENTUM
+    )
+    experiment.weights, experiment.freeze = weights, args.freeze
+    print(describe(experiment) + f"\n  starting from {weights}, first {args.freeze} layer(s) frozen", flush=True)
+    summary = run(experiment)
+    comparison = compare_with_scratch(experiment.out, args.scratch, f"{part_name}: mean distance per landmark")
     print(report(summary))
     if comparison:
         summary["comparison"] = comparison
