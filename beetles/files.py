@@ -26,6 +26,7 @@ def atomic_write(path, mode: str = "w", **open_kwargs):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
     if mode == "w":
         open_kwargs.setdefault("encoding", "utf-8")
         open_kwargs.setdefault("newline", "")
@@ -41,6 +42,12 @@ def atomic_write(path, mode: str = "w", **open_kwargs):
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_text(path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically; returns the path."""
     with atomic_write(path) as handle:
@@ -54,10 +61,3 @@ def write_bytes(path, data: bytes) -> Path:
         handle.write(data)
     return Path(path)
 
-
-def refuse_overwrite(path, what: str = "output") -> Path:
-    """Raise :class:`FileExistsError` if ``path`` exists (protects user data)."""
-    path = Path(path)
-    if path.exists():
-        raise FileExistsError(f"{what} {path} exists already; not overwriting it")
-    return path
