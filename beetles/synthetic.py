@@ -51,6 +51,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from scipy import ndimage
 
+from beetles.dataset import IMAGES_FOLDER, LANDMARKS_FILE
 from beetles.frames import NETWORK, photo_frame
 from beetles.paper import ASPECT_TOLERANCE, PART_NAMES
 from beetles.paper import part as paper_part
@@ -84,9 +85,6 @@ REAL_TRIVIAL_ERRORS = {
 #: Allowed relative deviation of the synthetic trivial-predictor error.
 TRIVIAL_TOLERANCE = 0.25
 
-#: Landmark file and folder names of the dataset layout.
-LANDMARKS_FILE = "landmarks.tps"
-IMAGES_FOLDER = "images"
 #: Written first in a part folder made by the generator (protects real data
 #: from being overwritten) and last (``.complete``, when the part is whole).
 SYNTHETIC_MARKER = ".synthetic"
