@@ -20,9 +20,14 @@ INSTALL_REQUIRES = [
     "Lasagne==0.1",
     "nolearn==0.6.1",
     "tqdm==4.70.1",
-    # Lasagne 0.1 imports pkg_resources, which setuptools 81 removed.
-    "setuptools==69.5.1",
+    # Lasagne 0.1 imports pkg_resources, which setuptools 81 removed; PyTorch
+    # 2.13 (the optional engine, in the "torch" and "test" extras) needs
+    # setuptools >= 77.0.3: 80.9.0 satisfies both.
+    "setuptools==80.9.0",
 ]
+
+#: The PyTorch engine's pin (the CUDA image installs the same version).
+TORCH = "torch==2.13.0"
 
 setup(
     name="beetles",
@@ -38,7 +43,10 @@ setup(
     packages=find_packages(include=["beetles", "beetles.*"]),
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": ["pytest==9.2.0"]},
+    # The PyTorch engine (beetles/torch_engine.py) is optional: `.[torch]`.
+    # The tests prove it computes what the Theano engine computes, so the
+    # "test" extra installs it too (CPU wheel; see Dockerfile.gpu for CUDA).
+    extras_require={"torch": [TORCH], "test": ["pytest==9.2.0", TORCH]},
     entry_points={"console_scripts": ["beetles = beetles.cli:main"]},
     license="GPL-3.0-or-later",
 )

@@ -96,7 +96,12 @@ class Experiment:
 
     def all_rounds(self) -> list[Round]:
         """The paper's rounds over this data (contiguous test blocks)."""
-        return part_rounds(self.data.name, len(self.data)) if self.data.name in paper.PARTS else part_rounds_generic(len(self.data))
+        try:
+            if self.data.name in paper.PARTS:
+                return part_rounds(self.data.name, len(self.data))
+            return part_rounds_generic(len(self.data))
+        except ValueError as error:
+            raise DataError(f"{self.data.folder or self.data.name}: {error}") from None
 
     def chosen_rounds(self) -> list[Round]:
         """The rounds this run trains, checked against the data."""

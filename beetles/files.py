@@ -12,6 +12,12 @@ import os
 import tempfile
 from pathlib import Path
 
+from beetles.errors import BeetlesError
+
+
+class WriteError(BeetlesError, OSError):
+    """A result or weight file could not be written (full disk, no permission)."""
+
 
 @contextlib.contextmanager
 def atomic_write(path, mode: str = "w", **open_kwargs):
@@ -19,7 +25,9 @@ def atomic_write(path, mode: str = "w", **open_kwargs):
 
     ``mode`` is ``"w"`` (text, UTF-8, ``newline=""`` unless given) or
     ``"wb"``.  The parent folder is created if missing.  On any exception
-    the temporary file is removed and the exception propagates.
+    the temporary file is removed and the exception propagates; an
+    ``OSError`` (e.g. a full disk) becomes a :class:`WriteError` naming the
+    file.
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write mode must be 'w' or 'wb', not {mode!r}")
@@ -36,9 +44,11 @@ def atomic_write(path, mode: str = "w", **open_kwargs):
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(error, OSError) and not isinstance(error, WriteError):
+            raise WriteError(f"{path}: cannot write ({error.strerror or error}); the previous file, if any, is unchanged") from error
         raise
 
 

@@ -25,3 +25,20 @@ def test_atomic_write_gives_usual_permissions(tmp_path):
     os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
 
+
+
+def test_full_disk_is_a_clear_error_and_keeps_the_old_file(tmp_path, monkeypatch):
+    import errno
+
+    from beetles.files import WriteError, write_bytes
+
+    path = write_bytes(tmp_path / "params.npz", b"finished weights")
+
+    def full_disk(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(WriteError, match=r"params.npz: cannot write \(No space left on device\)"):
+        write_bytes(path, b"new weights")
+    assert path.read_bytes() == b"finished weights"
+    assert len(list(tmp_path.iterdir())) == 1

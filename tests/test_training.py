@@ -178,3 +178,12 @@ def test_tiny_experiment_end_to_end_with_resume(tmp_path, monkeypatch, capsys):
     calls.clear()
     run(changed)
     assert calls == [1]
+
+
+def test_too_few_specimens_for_rounds_is_a_clear_error(tmp_path):
+    from beetles.errors import DataError
+
+    data = load_part(blob_part(tmp_path / "one", count=1), name="pronotum")
+    experiment = Experiment("one", data, tmp_path / "out", Schedule(epochs=1), progress=False)
+    with pytest.raises(DataError, match="1 specimens cannot be split into 1 rounds|at least 2"):
+        experiment.chosen_rounds()
