@@ -13,7 +13,11 @@ round into the output folder:
 ``predictions.tps``      held-out predictions, photo frame, y up
 ``predictions.csv``      ``image,landmark,x_manual,y_manual,x_pred,y_pred``, 256×192, y down
 ``fig_losses_round<k>.png``, ``fig12_landmark1.png``, ``fig13_test_images.png``
-``run.json``             settings, engine, versions, seed, results, seconds per round
+``run.json``             settings, engine and device, versions, seed, results, seconds per round
+
+Training runs on an engine (:mod:`beetles.engines`): ``theano``, the paper's
+stack and the default, or ``torch``, the same networks in PyTorch on the CPU
+or a CUDA GPU (``--engine``, ``--device``).
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from beetles import paper
+from beetles.engines import DEFAULT_ENGINE, add_engine_options, make_engine, save_params
 from beetles.errors import RESUME_HINT, BeetlesError, DataError, exit_status
 from beetles.evaluation import mean_distances, trivial_predictor_distances
 from beetles.files import write_text
@@ -66,8 +71,10 @@ class Experiment:
 
     ``rounds`` are 1-based round numbers to run (``None``: all); ``data``
     the loaded part; ``out`` the output folder; ``save_net`` also pickles
-    each round's whole ``NeuralNet`` (≈0.7 GB for model 3) beside its
-    parameters-only ``params.npz``.  For fine-tuning, ``weights`` names
+    each round's whole net (``net.pkl``, a ``NeuralNet``, ≈0.7 GB for model 3;
+    ``net.pt`` with the torch engine) beside its parameters-only
+    ``params.npz``.  ``engine`` (``"theano"`` or ``"torch"``) and ``device``
+    (``"cpu"`` or ``"cuda"``) choose what trains (:mod:`beetles.engines`).  For fine-tuning, ``weights`` names
     pre-trained weights (a pickled net or ``.npz``) loaded into every layer
     but the output, which starts new, and ``freeze`` freezes that many
     layers after the input.
@@ -83,16 +90,27 @@ class Experiment:
     notes: dict = field(default_factory=dict)
     weights: Path | None = None
     freeze: int = 0
+    engine: str = DEFAULT_ENGINE
+    device: str = "cpu"
 
     def key(self) -> str:
         """What a finished round must match to be reused: the schedule, the
-        starting weights and the frozen layers."""
+        starting weights, the frozen layers and the engine (not the device:
+        both compute the same).  Theano's keys are those of the runs made
+        before the torch engine existed, so those rounds are still reused."""
         weights = None
         if self.weights is not None:
             stat = Path(self.weights).stat()
             weights = [str(Path(self.weights).resolve()), stat.st_size, int(stat.st_mtime)]
-        text = json.dumps([self.schedule.key(), weights, self.freeze])
+        parts = [self.schedule.key(), weights, self.freeze]
+        if self.engine != "theano":
+            parts.append(self.engine)
+        text = json.dumps(parts)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+    def make_engine(self):
+        """The engine this experiment trains on (:func:`beetles.engines.make_engine`)."""
+        return make_engine(self.engine, self.device)
 
     def all_rounds(self) -> list[Round]:
         """The paper's rounds over this data (contiguous test blocks)."""
@@ -146,42 +164,35 @@ def train_round(experiment: Experiment, round_: Round) -> dict:
     """Train one round on its training images (seven-fold augmented), from
     scratch or from ``experiment.weights``; predict its test images, and
     write the round's files."""
-    from beetles.models import build_nolearn
-    from beetles.training import EpochLog, fit, freeze_layers, load_params, predict, save_net, save_params
+    from beetles.training import EpochLog
 
     started = time.perf_counter()
+    engine = experiment.make_engine()
     folder = round_dir(experiment, round_)
     folder.mkdir(parents=True, exist_ok=True)
     schedule = experiment.schedule
     (X, y, _), (X_test, _, source_test) = round_arrays(experiment.data.specimens, round_, progress=experiment.progress)
     log = EpochLog(folder / "losses.csv", total=schedule.epochs, desc=f"round {round_.number} epochs", progress=experiment.progress)
-    net = build_nolearn(
-        schedule.model,
-        experiment.data.n_landmarks,
-        max_epochs=schedule.epochs,
-        learning_rate=schedule.learning_rate,
-        momentum=schedule.momentum,
-        batch_size=schedule.batch_size,
-        validation_folds=schedule.validation_folds,
-        on_epoch_finished=[log],
-    )
+    net = engine.build(schedule.model, experiment.data.n_landmarks, schedule, on_epoch_finished=[log])
     if experiment.weights is not None:
-        freeze_layers(net, experiment.freeze)
-        load_params(net, experiment.weights, skip_layers=("output",))
+        engine.freeze(net, experiment.freeze)
+        engine.load_params(net, experiment.weights, skip_layers=("output",))
     try:
-        fit(net, X, y, seed=schedule.seed)
+        engine.fit(net, X, y, seed=schedule.seed)
     finally:
         log.close()
-    predicted = denormalise(predict(net, X_test))  # (N_test, n, 2), network frame, y down
+    predicted = denormalise(engine.predict(net, X_test))  # (N_test, n, 2), network frame, y down
     manual = np.stack([experiment.data[i].in_frame(NETWORK).landmarks for i in source_test])
     write_paired_csv(folder / "predictions.csv", [experiment.data[i].name for i in source_test], manual, predicted)
-    save_params(net, folder / "params.npz")
+    save_params(engine.params(net), folder / "params.npz")
     if experiment.save_net:
-        save_net(net, folder / "net.pkl")
+        engine.save_whole(net, folder / f"net{engine.whole_suffix}")
     history = net.train_history_[-1]
     record = {
         "round": round_.number,
         "key": experiment.key(),
+        "engine": engine.name,
+        "device": engine.device,
         "test_images": [experiment.data[i].name for i in round_.test],
         "train_images": len(round_.train),
         "train_samples": int(len(X)),
@@ -220,7 +231,7 @@ def stack_versions() -> dict:
     from importlib import metadata
 
     versions = {"python": platform.python_version()}
-    for name in ("numpy", "scipy", "scikit-learn", "pillow", "theano", "lasagne", "nolearn"):
+    for name in ("numpy", "scipy", "scikit-learn", "pillow", "theano", "lasagne", "nolearn", "torch"):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -263,8 +274,7 @@ def write_outputs(experiment: Experiment, rounds: list[Round], records: list[dic
         "data": str(data.folder) if data.folder else None,
         "specimens": len(data),
         "landmarks": data.n_landmarks,
-        "engine": "theano",
-        "device": "cpu",
+        **experiment.make_engine().record(),
         "schedule": dataclasses.asdict(experiment.schedule),
         "weights": str(experiment.weights) if experiment.weights else None,
         "frozen_layers": experiment.freeze,
@@ -329,8 +339,10 @@ def add_experiment_options(parser, default_out: str) -> None:
     parser.add_argument("--paper", action="store_true",
                         help="exactly the paper's settings: all rounds, all specimens, the paper's epochs")
     parser.add_argument("--save-net", action="store_true",
-                        help="also pickle each round's whole NeuralNet (model 3: about 0.7 GB per round)")
+                        help="also save each round's whole net: net.pkl, a pickled NeuralNet (model 3: about "
+                        "0.7 GB per round), or net.pt with --engine torch")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_engine_options(parser)
 
 
 def parse_rounds(text: str | None) -> list[int] | None:
@@ -372,6 +384,8 @@ def experiment_from_args(args, experiment_name: str, part_name: str, paper_epoch
     """Build an :class:`Experiment` from parsed experiment options."""
     if args.paper and any(v is not None for v in (args.epochs, args.rounds, args.specimens)):
         raise BeetlesError("--paper runs the paper's settings: it cannot be combined with --epochs, --rounds or --specimens")
+    engine, device = getattr(args, "engine", DEFAULT_ENGINE), getattr(args, "device", "cpu")
+    make_engine(engine, device)  # an unusable engine or device fails before the data load
     if args.paper:
         budget = {"epochs": paper_epochs, "rounds": None, "specimens": None}
     else:
@@ -388,6 +402,8 @@ def experiment_from_args(args, experiment_name: str, part_name: str, paper_epoch
         save_net=args.save_net,
         progress=not args.quiet,
         notes={"paper_settings": bool(args.paper), "synthetic_data": args.data is None},
+        engine=engine,
+        device=device,
     )
 
 
@@ -397,7 +413,8 @@ def describe(experiment: Experiment) -> str:
     total = len(experiment.all_rounds())
     s = experiment.schedule
     return (
-        f"{experiment.name}: engine theano (cpu), model {s.model}, {experiment.data.n_landmarks} landmarks, "
+        f"{experiment.name}: engine {experiment.make_engine().describe()}, model {s.model}, "
+        f"{experiment.data.n_landmarks} landmarks, "
         f"{len(experiment.data)} specimens from {experiment.data.folder}\n"
         f"  rounds {[r.number for r in rounds]} of {total}, {s.epochs} epochs each, "
         f"learning rate {s.learning_rate[0]:g}→{s.learning_rate[1]:g}, momentum {s.momentum[0]:g}→{s.momentum[1]:g}, "

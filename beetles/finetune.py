@@ -31,6 +31,7 @@ from beetles.experiment import (
     run,
     stack_versions,
 )
+from beetles.engines import DEFAULT_ENGINE, add_engine_options, make_engine, save_params
 from beetles.files import write_text
 from beetles.preprocess import network_arrays
 from beetles.reporting import landmark_table, plot_losses, plot_scratch_vs_finetune
@@ -40,6 +41,9 @@ from beetles.specimen import PartData
 POOLED_PARTS = ("pronotum", "elytra", "head")
 POOLED_LANDMARKS = 8
 PRETRAINED_FILE = "pretrained.pkl"
+#: What fine-tuning loads by default, the first that exists: the Theano
+#: engine's pickled net, the torch engine's whole net, the parameters alone.
+PRETRAINED_CANDIDATES = (PRETRAINED_FILE, "pretrained.pt", "params.npz")
 DEFAULT_PRETRAIN_OUT = "results/pretrain_pooled"
 #: Default budget of the pooled pre-training on 2 CPU cores (README, "Default runs").
 PRETRAIN_BUDGET = {"epochs": 6, "specimens": 100}
@@ -79,38 +83,39 @@ def pooled_specimens(parts: dict[str, PartData]) -> list:
     return pooled
 
 
-def pretrain(parts: dict[str, PartData], out, schedule: Schedule, progress: bool = True) -> dict:
+def pretrain(parts: dict[str, PartData], out, schedule: Schedule, progress: bool = True,
+             engine: str = DEFAULT_ENGINE, device: str = "cpu") -> dict:
     """Pre-train on the pooled parts and write ``out/pretrained.pkl`` (the
-    whole pickled net), ``params.npz``, ``losses.csv``, ``fig_losses.png``
-    and ``pretrain.json``.  A finished pre-training with the same schedule
-    and data is not redone."""
-    from beetles.models import build_nolearn
-    from beetles.training import EpochLog, fit, read_losses, save_net, save_params
+    whole pickled net; ``pretrained.pt`` with the torch engine),
+    ``params.npz``, ``losses.csv``, ``fig_losses.png`` and ``pretrain.json``.
+    A finished pre-training with the same schedule, data and engine is not
+    redone."""
+    from beetles.training import EpochLog, read_losses
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(engine, device)
+    whole = out / f"pretrained{engine.whole_suffix}"
     specimens = pooled_specimens(parts)
     key = {"schedule": schedule.key(), "images": [str(s.image) for s in specimens]}
+    if engine.name != "theano":
+        key["engine"] = engine.name
     record_path = out / "pretrain.json"
-    if record_path.is_file() and (out / PRETRAINED_FILE).is_file():
+    if record_path.is_file() and whole.is_file():
         record = json.loads(record_path.read_text())
         if record.get("key") == key:
-            print(f"pre-training finished earlier ({out / PRETRAINED_FILE}), skipped", flush=True)
+            print(f"pre-training finished earlier ({whole}), skipped", flush=True)
             return record
     started = time.perf_counter()
     X, y, _ = network_arrays(specimens, augment=True, progress=progress, desc="pooled images")
     log = EpochLog(out / "losses.csv", total=schedule.epochs, desc="pre-training epochs", progress=progress)
-    net = build_nolearn(
-        schedule.model, POOLED_LANDMARKS, max_epochs=schedule.epochs, learning_rate=schedule.learning_rate,
-        momentum=schedule.momentum, batch_size=schedule.batch_size, validation_folds=schedule.validation_folds,
-        on_epoch_finished=[log],
-    )
+    net = engine.build(schedule.model, POOLED_LANDMARKS, schedule, on_epoch_finished=[log])
     try:
-        fit(net, X, y, seed=schedule.seed)
+        engine.fit(net, X, y, seed=schedule.seed)
     finally:
         log.close()
-    save_params(net, out / "params.npz")
-    save_net(net, out / PRETRAINED_FILE)
+    save_params(engine.params(net), out / "params.npz")
+    engine.save_whole(net, whole)
     plot_losses(read_losses(out / "losses.csv"), out / "fig_losses.png", "Pooled pre-training: loss per epoch")
     last = net.train_history_[-1]
     record = {
@@ -124,8 +129,8 @@ def pretrain(parts: dict[str, PartData], out, schedule: Schedule, progress: bool
         "valid_loss": float(last["valid_loss"]),
         "seconds": time.perf_counter() - started,
         "versions": stack_versions(),
-        "engine": "theano",
-        "device": "cpu",
+        **engine.record(),
+        "pretrained": str(whole),
     }
     write_text(record_path, json.dumps(record, indent=2))
     return record
@@ -167,20 +172,22 @@ def pretrain_main(argv=None) -> int:
     parser.add_argument("--out", default=DEFAULT_PRETRAIN_OUT, help="output folder (default: %(default)s)")
     parser.add_argument("--paper", action="store_true", help="the paper's settings: all specimens, 10000 epochs")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_engine_options(parser)
     args = parser.parse_args(argv)
 
     def body() -> int:
+        engine = make_engine(args.engine, args.device)
         if args.paper and (args.epochs or args.specimens):
             raise BeetlesError("--paper cannot be combined with --epochs or --specimens")
         epochs = paper.MAX_EPOCHS_PRETRAIN if args.paper else args.epochs or PRETRAIN_BUDGET["epochs"]
         specimens = None if args.paper else args.specimens or PRETRAIN_BUDGET["specimens"]
         parts = {name: load_experiment_data(args.data, name, specimens, progress=not args.quiet) for name in POOLED_PARTS}
         schedule = Schedule(model=3, epochs=epochs)
-        print(f"pretrain_pooled: engine theano (cpu), model 3, 8 landmarks, {epochs} epochs, parts "
+        print(f"pretrain_pooled: engine {engine.describe()}, model 3, 8 landmarks, {epochs} epochs, parts "
               + ", ".join(f"{n} ({len(p)} specimens)" for n, p in parts.items()), flush=True)
-        record = pretrain(parts, args.out, schedule, progress=not args.quiet)
+        record = pretrain(parts, args.out, schedule, progress=not args.quiet, engine=args.engine, device=args.device)
         print(f"pretrain_pooled: {record['train_samples']} training samples, final train loss "
-              f"{record['train_loss']:.5f}, valid loss {record['valid_loss']:.5f}; wrote {Path(args.out) / PRETRAINED_FILE}")
+              f"{record['train_loss']:.5f}, valid loss {record['valid_loss']:.5f}; wrote {record['pretrained']}")
         return 0
 
     return exit_status("pretrain_pooled", body, "interrupted; rerun to start the pre-training again")
@@ -197,8 +204,9 @@ def finetune_main(part_name: str, argv=None) -> int:
         "layer, all layers trained with learning rate 0.01 and momentum 0.9, the same rounds as from scratch.",
     )
     add_experiment_options(parser, f"results/{name}")
-    parser.add_argument("--weights", default=str(Path(DEFAULT_PRETRAIN_OUT) / PRETRAINED_FILE),
-                        help="pre-trained weights: a pickled net or params .npz (default: %(default)s)")
+    parser.add_argument("--weights", default=None,
+                        help="pre-trained weights from either engine: a pickled net (.pkl), a torch net (.pt) or "
+                        f"params .npz (default: the first of {', '.join(PRETRAINED_CANDIDATES)} in {DEFAULT_PRETRAIN_OUT})")
     parser.add_argument("--scratch", default=f"results/{part_name}_scratch",
                         help="the part's from-scratch results, for comparison.csv and fig15.png (default: %(default)s)")
     parser.add_argument("--freeze", type=int, default=0, metavar="K", help="freeze the first K layers (default 0)")
@@ -208,7 +216,11 @@ def finetune_main(part_name: str, argv=None) -> int:
 
 def _finetune(args, name: str, part_name: str) -> int:
     """Fine-tune on one part from parsed options; print the comparison."""
-    weights = Path(args.weights)
+    if args.weights is None:
+        candidates = [Path(DEFAULT_PRETRAIN_OUT) / name for name in PRETRAINED_CANDIDATES]
+        weights = next((path for path in candidates if path.is_file()), candidates[0])
+    else:
+        weights = Path(args.weights)
     if not weights.is_file():
         raise BeetlesError(f"{weights}: pre-trained weights not found; run experiments/pretrain_pooled.py first")
     experiment = experiment_from_args(args, name, part_name, paper.MAX_EPOCHS_FINETUNE)

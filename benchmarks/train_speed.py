@@ -1,12 +1,15 @@
-"""Training and inference speed of the paper's model on this machine (Theano).
+"""Training and inference speed of the paper's model on this machine, per engine.
 
-    python benchmarks/train_speed.py [--model 3] [--batches 3] [--landmarks 8]
+    python benchmarks/train_speed.py [--engine theano|torch|both] [--device cpu|cuda]
+                                     [--model 3] [--batches 3] [--landmarks 8]
 
-Prints the training milliseconds per sample (batch 128, Nesterov momentum
-update included), the inference milliseconds per image (batch 128, dropout
-off), and the ratio to the compute floor: the model's FLOPs per training
-sample over this machine's measured float32 matrix-product rate.  The last
-line is machine-readable ``key=value`` pairs.
+Prints, for each engine, the training milliseconds per sample (batch 128,
+dropout on, Nesterov momentum update included), the inference milliseconds
+per image (batch 128, dropout off), and the ratio to the compute floor: the
+model's FLOPs per training sample over this machine's measured float32
+matrix-product rate (NumPy on the CPU, PyTorch on a GPU).  ``--engine both``
+measures Theano and PyTorch in the same run and prints the speed ratio.  The
+last line of each engine is machine-readable ``key=value`` pairs.
 """
 import argparse
 import os
@@ -16,64 +19,135 @@ import time
 import numpy as np
 
 import beetles  # noqa: F401  (Theano flags and compatibility layer)
-from beetles.models import build_nolearn, layer_table, training_flops
+from beetles.models import layer_table, training_flops
+
+BATCH = 128
 
 
-def matmul_gflops(size: int = 4096, repeats: int = 3) -> float:
-    """Best float32 GFLOP/s of a ``size``² matrix product with NumPy."""
-    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
+def matmul_gflops(size: int = 4096, repeats: int = 3, device: str = "cpu") -> float:
+    """Best float32 GFLOP/s of a ``size``² matrix product (NumPy, or PyTorch on a GPU)."""
+    if device.startswith("cuda"):
+        import torch
+
+        a = torch.rand((size, size), device=device)
+        a @ a
+        torch.cuda.synchronize()
+        timer = lambda: (torch.cuda.synchronize(), time.perf_counter())[1]  # noqa: E731
+        product = lambda: a @ a  # noqa: E731
+    else:
+        a = np.random.default_rng(0).random((size, size), dtype=np.float32)
+        timer, product = time.perf_counter, lambda: a @ a  # noqa: E731
     best = np.inf
     for _ in range(repeats):
-        start = time.perf_counter()
-        a @ a
-        best = min(best, time.perf_counter() - start)
+        start = timer()
+        product()
+        best = min(best, timer() - start)
     return 2 * size**3 / best / 1e9
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=int, default=3, choices=[1, 2, 3])
-    parser.add_argument("--batches", type=int, default=3, help="timed batches of 128 (after one warm-up)")
-    parser.add_argument("--landmarks", type=int, default=8)
-    args = parser.parse_args()
+def data(landmarks: int):
+    rng = np.random.default_rng(0)
+    X = rng.random((BATCH, 1, 192, 256), dtype=np.float32)
+    y = rng.uniform(-1, 1, (BATCH, 2 * landmarks)).astype(np.float32)
+    return X, y
 
+
+def time_theano(args) -> dict:
+    """Theano: nolearn's compiled training and prediction functions."""
     import theano
 
-    batch = 128
-    rng = np.random.default_rng(0)
-    X = rng.random((batch, 1, 192, 256), dtype=np.float32)
-    y = rng.uniform(-1, 1, (batch, 2 * args.landmarks)).astype(np.float32)
+    from beetles.models import build_nolearn
+
+    X, y = data(args.landmarks)
     start = time.perf_counter()
     net = build_nolearn(args.model, args.landmarks, max_epochs=1)
     net.initialize()
-    compile_s = time.perf_counter() - start
-
+    setup_s = time.perf_counter() - start
     net.train_iter_(X, y)  # warm-up
     start = time.perf_counter()
     for _ in range(args.batches):
         net.train_iter_(X, y)
-    train_ms = (time.perf_counter() - start) / (args.batches * batch) * 1000
-
+    train_ms = (time.perf_counter() - start) / (args.batches * BATCH) * 1000
     net.predict_iter_(X)
     start = time.perf_counter()
     for _ in range(args.batches):
         net.predict_iter_(X)
-    infer_ms = (time.perf_counter() - start) / (args.batches * batch) * 1000
+    infer_ms = (time.perf_counter() - start) / (args.batches * BATCH) * 1000
+    blas = theano.config.blas.ldflags or "(NumPy C-API)"
+    return {"engine": "theano", "device": "cpu", "train_ms": train_ms, "infer_ms": infer_ms, "setup_s": setup_s,
+            "about": f"theano {theano.__version__}, blas.ldflags={blas}"}
 
-    gflops = matmul_gflops()
+
+def time_torch(args) -> dict:
+    """PyTorch: the torch engine's training step and prediction, data on the device."""
+    import torch
+
+    from beetles.torch_engine import build_torch_net, device_description
+
+    X, y = data(args.landmarks)
+    start = time.perf_counter()
+    net = build_torch_net(args.model, args.landmarks, max_epochs=1, device=args.device)
+    device = net.device
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    Xb, yb = torch.from_numpy(X).to(device), torch.from_numpy(y).to(device)
+    net.module.train()
+    net.train_step(Xb, yb)  # warm-up (allocates the momentum buffers)
+    sync()
+    setup_s = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(args.batches):
+        net.train_step(Xb, yb)
+    sync()
+    train_ms = (time.perf_counter() - start) / (args.batches * BATCH) * 1000
+    net.module.eval()
+    with torch.no_grad():
+        net.module(Xb)
+        sync()
+        start = time.perf_counter()
+        for _ in range(args.batches):
+            net.module(Xb)
+        sync()
+    infer_ms = (time.perf_counter() - start) / (args.batches * BATCH) * 1000
+    return {"engine": "torch", "device": device.type, "train_ms": train_ms, "infer_ms": infer_ms, "setup_s": setup_s,
+            "about": f"torch {torch.__version__} ({device_description(device)})"}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engine", default="theano", choices=["theano", "torch", "both"])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="the torch engine's device")
+    parser.add_argument("--model", type=int, default=3, choices=[1, 2, 3])
+    parser.add_argument("--batches", type=int, default=3, help="timed batches of 128 (after one warm-up)")
+    parser.add_argument("--landmarks", type=int, default=8)
+    args = parser.parse_args()
+    if args.device == "cuda" and args.engine != "torch":
+        parser.error("--device cuda needs --engine torch (Theano runs on the CPU only)")
+
+    engines = ["theano", "torch"] if args.engine == "both" else [args.engine]
     flops = training_flops(args.model, args.landmarks)
-    floor_ms = flops / (gflops * 1e9) * 1000
     params = sum(row["params"] for row in layer_table(args.model, args.landmarks))
-    print(f"model {args.model}: {params / 1e6:.1f} M parameters, {flops / 1e9:.2f} GFLOP per training sample")
-    print(f"engine theano {theano.__version__}, blas.ldflags={theano.config.blas.ldflags or '(NumPy C-API)'}, "
+    gflops = matmul_gflops(device=args.device if args.engine == "torch" else "cpu")
+    floor_ms = flops / (gflops * 1e9) * 1000
+    print(f"model {args.model}: {params / 1e6:.1f} M parameters, {flops / 1e9:.2f} GFLOP per training sample; "
           f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}")
-    print(f"compile (or load from cache): {compile_s:.1f} s")
-    print(f"training:  {train_ms:.1f} ms per sample (batch {batch})")
-    print(f"inference: {infer_ms:.1f} ms per image (batch {batch}, dropout off)")
-    print(f"matrix product: {gflops:.0f} GFLOP/s float32 -> compute floor {floor_ms:.1f} ms per training sample; "
-          f"training runs at {floor_ms / train_ms:.1%} of it")
-    print(f"engine=theano model={args.model} train_ms_per_sample={train_ms:.2f} infer_ms_per_image={infer_ms:.2f} "
-          f"matmul_gflops={gflops:.0f} floor_ms_per_sample={floor_ms:.2f} ratio_to_floor={train_ms / floor_ms:.1f}")
+    print(f"matrix product: {gflops:.0f} GFLOP/s float32 ({args.device if args.engine == 'torch' else 'cpu'}) "
+          f"-> compute floor {floor_ms:.1f} ms per training sample")
+    results = []
+    for engine in engines:
+        r = time_theano(args) if engine == "theano" else time_torch(args)
+        results.append(r)
+        print(f"{r['about']}: setup (compile or build) {r['setup_s']:.1f} s")
+        print(f"  training:  {r['train_ms']:.1f} ms per sample (batch {BATCH}), {floor_ms / r['train_ms']:.1%} of the floor")
+        print(f"  inference: {r['infer_ms']:.1f} ms per image (batch {BATCH}, dropout off)")
+        print(f"engine={r['engine']} device={r['device']} model={args.model} train_ms_per_sample={r['train_ms']:.2f} "
+              f"infer_ms_per_image={r['infer_ms']:.2f} matmul_gflops={gflops:.0f} floor_ms_per_sample={floor_ms:.2f} "
+              f"ratio_to_floor={r['train_ms'] / floor_ms:.1f}")
+    if len(results) == 2:
+        theano_r, torch_r = results
+        print(f"torch/theano speed: training {theano_r['train_ms'] / torch_r['train_ms']:.2f}x, "
+              f"inference {theano_r['infer_ms'] / torch_r['infer_ms']:.2f}x faster with torch")
+        print(f"speedup_train={theano_r['train_ms'] / torch_r['train_ms']:.2f} "
+              f"speedup_infer={theano_r['infer_ms'] / torch_r['infer_ms']:.2f}")
 
 
 if __name__ == "__main__":

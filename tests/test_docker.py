@@ -48,3 +48,27 @@ def test_ci_runs_the_readme_commands():
         ["bash", str(ROOT / ".ci" / "run"), "--print"], capture_output=True, text=True, check=True
     ).stdout.splitlines()
     assert printed == [readme_block("install-and-run"), readme_block("test")]
+
+
+GPU_DOCKERFILE = (ROOT / "Dockerfile.gpu").read_text()
+
+
+def test_gpu_dockerfile_installs_like_the_readme_plus_pinned_cuda_torch():
+    torch_pin = re.search(r'^TORCH = "(torch==[^"]+)"', (ROOT / "setup.py").read_text(), re.M).group(1)
+    runs = [line[len("RUN ") :].strip() for line in GPU_DOCKERFILE.replace("\\\n", " ").splitlines()
+            if line.startswith("RUN ")]
+    assert readme_install() in runs, f"Dockerfile.gpu has no 'RUN {readme_install()}'"
+    torch_runs = [run for run in runs if "pip install torch" in run]
+    assert torch_runs and runs.index(torch_runs[0]) < runs.index(readme_install())  # torch first, then beetles
+    assert f"pip install {torch_pin}" in torch_runs[0] and "torch.version.cuda" in torch_runs[0]
+    (base,) = re.findall(r"^FROM (\S+)", GPU_DOCKERFILE, re.M)
+    assert base == re.findall(r"^FROM (\S+)", DOCKERFILE, re.M)[0]
+    for package in ("g++", "libopenblas-dev"):
+        assert re.search(rf"apt-get install[^\n]*{re.escape(package)}", GPU_DOCKERFILE)
+
+
+def test_gpu_image_runs_the_papers_schedule_on_cuda_and_the_readme_says_how():
+    cmd = re.search(r"^CMD \[(.*)\]", GPU_DOCKERFILE, re.M).group(1)
+    assert cmd == '"python", "experiments/pronotum_scratch.py", "--engine", "torch", "--device", "cuda", "--paper"'
+    assert "docker build -f Dockerfile.gpu" in README and "--gpus all" in README
+    assert "python experiments/pronotum_scratch.py --engine torch --device cuda --paper" in README
