@@ -253,7 +253,7 @@ def stack_report(check_compile: bool = True) -> dict[str, str]:
     install()
     report = {"python": sys.version.split()[0]}
     for dist in ("numpy", "scipy", "scikit-learn", "pillow", "matplotlib", "theano",
-                 "lasagne", "nolearn", "tqdm"):
+                 "lasagne", "nolearn", "tqdm", "torch"):
         report[dist] = _safely(lambda: metadata.version(dist), "not installed: ")
     report["theano flags"] = _flags_source
     try:
