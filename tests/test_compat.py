@@ -260,7 +260,7 @@ def test_stack_report_keys_and_compile_check():
     report = compat.stack_report(check_compile=True)
     assert list(report) == [
         "python", "numpy", "scipy", "scikit-learn", "pillow", "matplotlib", "theano",
-        "lasagne", "nolearn", "tqdm", "theano flags", "device", "floatX", "blas.ldflags",
+        "lasagne", "nolearn", "tqdm", "torch", "theano flags", "device", "floatX", "blas.ldflags",
         "base_compiledir", "cxx", "theano compiles"]
     assert all(isinstance(v, str) for v in report.values())
     assert report["numpy"] == numpy.__version__ and report["theano"] == "1.0.5"
