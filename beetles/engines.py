@@ -39,7 +39,28 @@ def _version(name: str) -> str | None:
         return None
 
 
-class TheanoEngine:
+class _Engine:
+    """What every engine shares: its record in ``run.json`` and the arrays it
+    trains on (the paper's gray, seven-fold augmented arrays)."""
+
+    name = ""
+    device = "cpu"
+
+    def describe(self) -> str:  # pragma: no cover - every engine overrides it
+        raise NotImplementedError
+
+    def record(self) -> dict:
+        """What ``run.json`` records about the engine."""
+        return {"engine": self.name, "device": self.device, "engine_description": self.describe()}
+
+    def round_arrays(self, specimens, round_, progress: bool = True):
+        """The round's training and test arrays (:func:`beetles.preprocess.round_arrays`)."""
+        from beetles.preprocess import round_arrays
+
+        return round_arrays(specimens, round_, progress=progress)
+
+
+class TheanoEngine(_Engine):
     """The paper's stack: nolearn ``NeuralNet`` on Theano, on the CPU."""
 
     name = "theano"
@@ -55,10 +76,6 @@ class TheanoEngine:
 
     def describe(self) -> str:
         return f"theano {_version('theano')} (cpu)"
-
-    def record(self) -> dict:
-        """What ``run.json`` records about the engine."""
-        return {"engine": self.name, "device": self.device, "engine_description": self.describe()}
 
     def build(self, model, n_landmarks: int, schedule, on_epoch_finished=()):
         from beetles.models import build_nolearn
@@ -103,7 +120,7 @@ class TheanoEngine:
         return save_net(net, path)
 
 
-class TorchEngine:
+class TorchEngine(_Engine):
     """The same networks and training in PyTorch (:mod:`beetles.torch_engine`)."""
 
     name = "torch"
@@ -124,9 +141,6 @@ class TorchEngine:
 
         return f"torch {torch.__version__} ({device_description(self.torch_device)})"
 
-    def record(self) -> dict:
-        return {"engine": self.name, "device": self.device, "engine_description": self.describe()}
-
     def build(self, model, n_landmarks: int, schedule, on_epoch_finished=()):
         from beetles.torch_engine import build_torch_net
 
@@ -134,6 +148,7 @@ class TorchEngine:
             model, n_landmarks, max_epochs=schedule.epochs, learning_rate=schedule.learning_rate,
             momentum=schedule.momentum, batch_size=schedule.batch_size, validation_folds=schedule.validation_folds,
             on_epoch_finished=on_epoch_finished, device=self.torch_device, seed=schedule.seed,
+            minutes=getattr(schedule, "minutes", None),
         )
 
     def fit(self, net, X, y, seed: int = 42):
@@ -168,14 +183,97 @@ class TorchEngine:
         return Path(path)
 
 
-def make_engine(name: str = DEFAULT_ENGINE, device: str = "cpu"):
-    """The engine called ``name`` on ``device``; a :class:`BeetlesError` for an
-    unknown engine, a missing PyTorch, or a device the engine cannot use."""
+class HeatmapEngine(TorchEngine):
+    """The compact models of :mod:`beetles.heatmap` (``heatmap``,
+    ``cascade``, ``regress``), in PyTorch: RGB input, their own augmentation
+    and schedule, and a per-landmark spread next to each prediction."""
+
+    def __init__(self, device: str = "cpu", model: str = "heatmap"):
+        super().__init__(device)
+        self.model = model
+
+    def build(self, model, n_landmarks: int, schedule, on_epoch_finished=()):
+        from beetles.heatmap import HeatmapNet
+
+        return HeatmapNet(
+            model, n_landmarks, max_epochs=schedule.epochs, minutes=schedule.minutes,
+            learning_rate=schedule.learning_rate, momentum=schedule.momentum, batch_size=schedule.batch_size,
+            validation_folds=schedule.validation_folds, on_epoch_finished=on_epoch_finished,
+            device=self.torch_device, seed=schedule.seed,
+        )
+
+    def fit(self, net, X, y, seed: int = 42):
+        return net.fit(X, y)
+
+    def predict(self, net, X) -> np.ndarray:
+        return net.predict(X)
+
+    def predict_with_spread(self, net, X) -> tuple[np.ndarray, np.ndarray]:
+        """``(M, 2n)`` normalised predictions and ``(M, n)`` spread in network pixels."""
+        return net.predict_with_spread(X)
+
+    def params(self, net) -> dict[str, np.ndarray]:
+        return net.get_params()
+
+    def load_params(self, net, source, skip_layers=()) -> list[str]:
+        if skip_layers:
+            raise BeetlesError("pre-training and fine-tuning are for the paper's models 1-3; "
+                               f"the '{net.model}' model trains from scratch")
+        params = source if isinstance(source, dict) else read_params(source)
+        return net.set_params(params, source=None if isinstance(source, dict) else source)
+
+    def freeze(self, net, count: int) -> list[str]:
+        if count:
+            raise BeetlesError(f"--freeze {count}: freezing layers is for fine-tuning models 1-3")
+        return []
+
+    def save_whole(self, net, path) -> Path:
+        import torch
+
+        state = net.state()
+        state["params"] = {k: torch.from_numpy(np.asarray(v)) for k, v in state["params"].items()}
+        with atomic_write(path, "wb") as handle:
+            torch.save(state, handle)
+        return Path(path)
+
+    def round_arrays(self, specimens, round_, progress: bool = True):
+        """RGB arrays, not augmented (the model augments while it trains):
+        :func:`beetles.preprocess.round_rgb_arrays`."""
+        from beetles.heatmap import FINE_SCALE
+        from beetles.preprocess import round_rgb_arrays
+
+        fine_scale = FINE_SCALE if self.model == "cascade" else None
+        return round_rgb_arrays(specimens, round_, progress=progress, fine_scale=fine_scale)
+
+
+def resolve_engine(name: str | None, model=3) -> str:
+    """The engine that runs ``model`` when ``--engine`` is ``name`` (``None``:
+    not given): Theano for the paper's models 1-3, PyTorch for the compact
+    models, which exist only there."""
+    from beetles.models import is_compact_model
+
+    if name is None:
+        return "torch" if is_compact_model(model) else DEFAULT_ENGINE
+    if name not in ENGINES:
+        raise BeetlesError(f"--engine {name}: expected one of {', '.join(ENGINES)}")
+    if is_compact_model(model) and name != "torch":
+        raise BeetlesError(f"--model {model} runs on the torch engine (PyTorch), not --engine {name}")
+    return name
+
+
+def make_engine(name: str | None = None, device: str = "cpu", model=3):
+    """The engine called ``name`` (``None``: the model's default, see
+    :func:`resolve_engine`) on ``device`` for ``model``; a
+    :class:`BeetlesError` for an unknown engine, a missing PyTorch, or a
+    device or model the engine cannot use."""
+    from beetles.models import is_compact_model
+
+    name = resolve_engine(name, model)
+    if is_compact_model(model):
+        return HeatmapEngine(device, model)
     if name == "theano":
         return TheanoEngine(device)
-    if name == "torch":
-        return TorchEngine(device)
-    raise BeetlesError(f"--engine {name}: expected one of {', '.join(ENGINES)}")
+    return TorchEngine(device)
 
 
 def save_params(params: dict, path) -> Path:
@@ -206,7 +304,8 @@ def read_params(path) -> dict[str, np.ndarray]:
 
 def add_engine_options(parser) -> None:
     """``--engine`` and ``--device``, shared by every experiment script."""
-    parser.add_argument("--engine", default=DEFAULT_ENGINE, choices=ENGINES,
-                        help="theano: the paper's stack (default); torch: the same networks in PyTorch")
+    parser.add_argument("--engine", default=None, choices=ENGINES,
+                        help="theano: the paper's stack (the default for models 1-3); torch: the same networks "
+                        "in PyTorch (the only engine of the heatmap and regress models)")
     parser.add_argument("--device", default="cpu", choices=DEVICES,
                         help="cpu (default) or cuda (a CUDA GPU; the torch engine only)")

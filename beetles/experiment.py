@@ -34,14 +34,13 @@ import numpy as np
 from tqdm import tqdm
 
 from beetles import paper
-from beetles.engines import DEFAULT_ENGINE, add_engine_options, make_engine, save_params
+from beetles.engines import add_engine_options, make_engine, resolve_engine, save_params
 from beetles.errors import RESUME_HINT, BeetlesError, DataError, exit_status
 from beetles.evaluation import mean_distances, trivial_predictor_distances
 from beetles.files import write_text
 from beetles.formats.published import read_paired_csv, write_paired_csv
 from beetles.formats.tps import write_tps
 from beetles.frames import NETWORK, denormalise, rescale
-from beetles.preprocess import round_arrays
 from beetles.reporting import landmark_table, plot_distance_histogram, plot_losses, plot_test_images, write_table
 from beetles.rounds import Round, part_rounds
 from beetles.specimen import PartData
@@ -51,17 +50,37 @@ from beetles.specimen import PartData
 class Schedule:
     """What training does: the paper's values unless stated otherwise."""
 
-    model: int = 3
-    epochs: int = paper.MAX_EPOCHS_SCRATCH
+    model: int | str = 3
+    epochs: int | None = paper.MAX_EPOCHS_SCRATCH
     learning_rate: tuple = paper.LEARNING_RATE
     momentum: tuple = paper.MOMENTUM
     batch_size: int = paper.BATCH_SIZE
     validation_folds: int = paper.VALIDATION_FOLDS
     seed: int = paper.SHUFFLE_SEED
+    #: A wall-clock budget per round (minutes): training stops when it is
+    #: spent (models 1-3 on the torch engine, and the compact models).
+    minutes: float | None = None
+
+    @classmethod
+    def for_model(cls, model, epochs: int | None = None, minutes: float | None = None) -> "Schedule":
+        """The paper's schedule for models 1-3, the compact models' own
+        (:data:`beetles.models.COMPACT_SCHEDULE`) for ``heatmap``/``regress``;
+        ``epochs`` and ``minutes`` replace the defaults when given."""
+        from beetles.models import COMPACT_SCHEDULE, is_compact_model
+
+        if is_compact_model(model):
+            fields = dict(COMPACT_SCHEDULE)
+            if epochs is not None or minutes is not None:
+                fields["epochs"] = epochs
+            return cls(model=model, minutes=minutes, **fields)
+        return cls(model=model, epochs=epochs or paper.MAX_EPOCHS_SCRATCH, minutes=minutes)
 
     def key(self) -> str:
         """A short hash of the schedule: rounds trained otherwise are not reused."""
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        fields = dataclasses.asdict(self)
+        if fields["minutes"] is None:
+            del fields["minutes"]  # the keys of runs made before the field existed
+        text = json.dumps(fields, sort_keys=True)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
@@ -90,8 +109,13 @@ class Experiment:
     notes: dict = field(default_factory=dict)
     weights: Path | None = None
     freeze: int = 0
-    engine: str = DEFAULT_ENGINE
+    engine: str | None = None
     device: str = "cpu"
+
+    def engine_name(self) -> str:
+        """``engine``, or the model's default engine when it is ``None``
+        (:func:`beetles.engines.resolve_engine`)."""
+        return resolve_engine(self.engine, self.schedule.model)
 
     def key(self) -> str:
         """What a finished round must match to be reused: the schedule, the
@@ -103,14 +127,14 @@ class Experiment:
             stat = Path(self.weights).stat()
             weights = [str(Path(self.weights).resolve()), stat.st_size, int(stat.st_mtime)]
         parts = [self.schedule.key(), weights, self.freeze]
-        if self.engine != "theano":
-            parts.append(self.engine)
+        if self.engine_name() != "theano":
+            parts.append(self.engine_name())
         text = json.dumps(parts)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
     def make_engine(self):
         """The engine this experiment trains on (:func:`beetles.engines.make_engine`)."""
-        return make_engine(self.engine, self.device)
+        return make_engine(self.engine, self.device, model=self.schedule.model)
 
     def all_rounds(self) -> list[Round]:
         """The paper's rounds over this data (contiguous test blocks)."""
@@ -171,7 +195,8 @@ def train_round(experiment: Experiment, round_: Round) -> dict:
     folder = round_dir(experiment, round_)
     folder.mkdir(parents=True, exist_ok=True)
     schedule = experiment.schedule
-    (X, y, _), (X_test, _, source_test) = round_arrays(experiment.data.specimens, round_, progress=experiment.progress)
+    (X, y, _), (X_test, _, source_test) = engine.round_arrays(experiment.data.specimens, round_,
+                                                              progress=experiment.progress)
     log = EpochLog(folder / "losses.csv", total=schedule.epochs, desc=f"round {round_.number} epochs", progress=experiment.progress)
     net = engine.build(schedule.model, experiment.data.n_landmarks, schedule, on_epoch_finished=[log])
     if experiment.weights is not None:
@@ -181,9 +206,15 @@ def train_round(experiment: Experiment, round_: Round) -> dict:
         engine.fit(net, X, y, seed=schedule.seed)
     finally:
         log.close()
-    predicted = denormalise(engine.predict(net, X_test))  # (N_test, n, 2), network frame, y down
+    names = [experiment.data[i].name for i in source_test]
+    if hasattr(engine, "predict_with_spread"):
+        outputs, spread = engine.predict_with_spread(net, X_test)
+        write_spread(folder / "spread.csv", names, spread)
+    else:
+        outputs = engine.predict(net, X_test)
+    predicted = denormalise(outputs)  # (N_test, n, 2), network frame, y down
     manual = np.stack([experiment.data[i].in_frame(NETWORK).landmarks for i in source_test])
-    write_paired_csv(folder / "predictions.csv", [experiment.data[i].name for i in source_test], manual, predicted)
+    write_paired_csv(folder / "predictions.csv", names, manual, predicted)
     save_params(engine.params(net), folder / "params.npz")
     if experiment.save_net:
         engine.save_whole(net, folder / f"net{engine.whole_suffix}")
@@ -195,6 +226,7 @@ def train_round(experiment: Experiment, round_: Round) -> dict:
         "device": engine.device,
         "test_images": [experiment.data[i].name for i in round_.test],
         "train_images": len(round_.train),
+        "minutes_budget": schedule.minutes,
         "train_samples": int(len(X)),
         "epochs": len(net.train_history_),
         "train_loss": float(history["train_loss"]),
@@ -203,6 +235,31 @@ def train_round(experiment: Experiment, round_: Round) -> dict:
     }
     write_text(folder / "round.json", json.dumps(record, indent=2))
     return record
+
+
+SPREAD_COLUMNS = ["image", "landmark", "spread"]
+
+
+def write_spread(path, names, spread) -> Path:
+    """Per-landmark spread ``(N, n)`` (network pixels) of ``names`` as CSV
+    ``image,landmark,spread`` (landmarks 1-based), atomically."""
+    rows = [[name, k + 1, float(value)] for name, row in zip(names, np.asarray(spread)) for k, value in enumerate(row)]
+    return write_table(path, SPREAD_COLUMNS, rows)
+
+
+def read_spread(path) -> tuple[list[str], np.ndarray]:
+    """Inverse of :func:`write_spread`: image names and ``(N, n)`` spread."""
+    import csv
+
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    names = list(dict.fromkeys(r["image"] for r in rows))
+    n = max(int(r["landmark"]) for r in rows)
+    spread = np.full((len(names), n), np.nan)
+    index = {name: i for i, name in enumerate(names)}
+    for r in rows:
+        spread[index[r["image"]], int(r["landmark"]) - 1] = float(r["spread"])
+    return names, spread
 
 
 def run(experiment: Experiment) -> dict:
@@ -260,6 +317,12 @@ def write_outputs(experiment: Experiment, rounds: list[Round], records: list[dic
                     f"{experiment.name}, round {round_.number}: loss per epoch")
     manual, predicted = np.concatenate(manual), np.concatenate(predicted)
     distances = mean_distances(manual, predicted)
+    spread_files = [round_dir(experiment, r) / "spread.csv" for r in rounds]
+    confidence = {}
+    if all(path.is_file() for path in spread_files):
+        spread = np.concatenate([read_spread(path)[1] for path in spread_files])
+        confidence = spread_summary(spread, np.linalg.norm(manual - predicted, axis=2))
+        landmark_table(out / "spread.csv", {"mean_spread": np.nanmean(spread, axis=0)})
     trivial_means = sum(n * d for n, d in trivial) / sum(n for n, _ in trivial)
     landmark_table(out / "distances.csv", {"distance": distances})
     specimens = [data[i].with_landmarks(rescale(p, NETWORK, data[i].frame)) for i, p in zip(tested, predicted)]
@@ -287,11 +350,30 @@ def write_outputs(experiment: Experiment, rounds: list[Round], records: list[dic
             "mean_distance_px": float(np.mean(distances)),
             "trivial_mean_distance_px": float(np.mean(trivial_means)),
             "ratio_to_trivial": float(np.mean(distances) / np.mean(trivial_means)),
+            **confidence,
         },
         "rounds": records,
         **experiment.notes,
     }
     write_text(out / "run.json", json.dumps(summary, indent=2))
+    return summary
+
+
+def spread_summary(spread, errors) -> dict:
+    """How well the per-landmark spread ranks the errors: Spearman's rank
+    correlation over every (specimen, landmark) and over specimens (mean
+    spread vs mean error).  ``spread``, ``errors``: ``(N, n)`` pixels."""
+    from scipy.stats import spearmanr
+
+    spread, errors = np.asarray(spread, float), np.asarray(errors, float)
+    ok = np.isfinite(spread) & np.isfinite(errors)
+    summary = {"mean_spread_px": float(np.mean(spread[ok])) if ok.any() else None,
+               "spread_error_spearman": None, "spread_error_spearman_per_specimen": None}
+    if ok.sum() >= 3:
+        summary["spread_error_spearman"] = float(spearmanr(spread[ok], errors[ok])[0])
+    if len(spread) >= 3:
+        summary["spread_error_spearman_per_specimen"] = float(
+            spearmanr(np.nanmean(spread, axis=1), np.nanmean(errors, axis=1))[0])
     return summary
 
 
@@ -334,7 +416,11 @@ def add_experiment_options(parser, default_out: str) -> None:
     parser.add_argument("--rounds", default=None,
                         help="rounds to run: a count K (the first K) or a list like 1,3,5 (default: 1; --paper: all)")
     parser.add_argument("--specimens", type=int, default=None, help="use only the first N specimens (default: all)")
-    parser.add_argument("--model", type=int, default=3, choices=[1, 2, 3], help="paper's model (default: 3)")
+    parser.add_argument("--model", type=_model_option, default=3, metavar="{1,2,3,heatmap,cascade,regress}",
+                        help="the paper's model 1, 2 or 3 (default: 3), or a compact model of beetles/heatmap.py")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="wall-clock budget per round in minutes: training stops when it is spent "
+                        "(the compact models, and models 1-3 with --engine torch)")
     parser.add_argument("--out", default=default_out, help="output folder (default: %(default)s)")
     parser.add_argument("--paper", action="store_true",
                         help="exactly the paper's settings: all rounds, all specimens, the paper's epochs")
@@ -343,6 +429,18 @@ def add_experiment_options(parser, default_out: str) -> None:
                         "0.7 GB per round), or net.pt with --engine torch")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_engine_options(parser)
+
+
+def _model_option(text: str):
+    """argparse type for ``--model``."""
+    import argparse
+
+    from beetles.models import parse_model
+
+    try:
+        return parse_model(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parse_rounds(text: str | None) -> list[int] | None:
@@ -384,15 +482,24 @@ def experiment_from_args(args, experiment_name: str, part_name: str, paper_epoch
     """Build an :class:`Experiment` from parsed experiment options."""
     if args.paper and any(v is not None for v in (args.epochs, args.rounds, args.specimens)):
         raise BeetlesError("--paper runs the paper's settings: it cannot be combined with --epochs, --rounds or --specimens")
-    engine, device = getattr(args, "engine", DEFAULT_ENGINE), getattr(args, "device", "cpu")
-    make_engine(engine, device)  # an unusable engine or device fails before the data load
+    engine, device = getattr(args, "engine", None), getattr(args, "device", "cpu")
+    minutes = getattr(args, "minutes", None)
+    make_engine(engine, device, model=args.model)  # an unusable engine or device fails before the data load
+    if minutes is not None and resolve_engine(engine, args.model) == "theano":
+        raise BeetlesError("--minutes needs --engine torch for models 1-3 (nolearn's loop has no time budget)")
     if args.paper:
         budget = {"epochs": paper_epochs, "rounds": None, "specimens": None}
     else:
         budget = default_budget or DEFAULT_BUDGET
     data = load_experiment_data(args.data, part_name, args.specimens or budget["specimens"], progress=not args.quiet)
     rounds = parse_rounds(args.rounds) if args.rounds is not None else budget["rounds"]
-    schedule = Schedule(model=args.model, epochs=args.epochs or budget["epochs"])
+    from beetles.models import is_compact_model
+
+    if is_compact_model(args.model):
+        epochs = args.epochs  # their own default; --paper only sets the rounds and specimens
+    else:
+        epochs = args.epochs or (None if minutes is not None and not args.paper else budget["epochs"])
+    schedule = Schedule.for_model(args.model, epochs=epochs, minutes=minutes)
     return Experiment(
         name=experiment_name,
         data=data,
@@ -407,6 +514,16 @@ def experiment_from_args(args, experiment_name: str, part_name: str, paper_epoch
     )
 
 
+def _budget_text(schedule: Schedule) -> str:
+    """``"6 epochs"``, ``"15 min"`` or ``"at most 60 epochs or 15 min"``."""
+    parts = []
+    if schedule.epochs is not None and not (schedule.minutes is not None and schedule.epochs >= 1000):
+        parts.append(f"{schedule.epochs} epochs")
+    if schedule.minutes is not None:
+        parts.append(f"{schedule.minutes:g} min")
+    return ("at most " + " or ".join(parts)) if len(parts) > 1 else parts[0]
+
+
 def describe(experiment: Experiment) -> str:
     """The lines printed when an experiment starts."""
     rounds = experiment.chosen_rounds()
@@ -416,7 +533,7 @@ def describe(experiment: Experiment) -> str:
         f"{experiment.name}: engine {experiment.make_engine().describe()}, model {s.model}, "
         f"{experiment.data.n_landmarks} landmarks, "
         f"{len(experiment.data)} specimens from {experiment.data.folder}\n"
-        f"  rounds {[r.number for r in rounds]} of {total}, {s.epochs} epochs each, "
+        f"  rounds {[r.number for r in rounds]} of {total}, {_budget_text(s)} each, "
         f"learning rate {s.learning_rate[0]:g}→{s.learning_rate[1]:g}, momentum {s.momentum[0]:g}→{s.momentum[1]:g}, "
         f"batch {s.batch_size}; output {experiment.out}"
     )
@@ -430,11 +547,22 @@ def report(summary: dict) -> str:
         f"  mean distance per landmark: model {r['mean_distance_px']:.2f} px, "
         f"trivial mean-shape predictor {r['trivial_mean_distance_px']:.2f} px, ratio {r['ratio_to_trivial']:.2f}",
     ]
+    if r.get("spread_error_spearman") is not None:
+        per_specimen = r.get("spread_error_spearman_per_specimen")
+        lines.append(f"  per-landmark spread {r['mean_spread_px']:.2f} px on average; rank correlation with the "
+                     f"error {r['spread_error_spearman']:.2f} (landmarks)"
+                     + (f", {per_specimen:.2f} (specimens)" if per_specimen is not None else ""))
     if r["ratio_to_trivial"] >= 1:
-        lines.append(
-            "  The model has not learned past the trivial predictor in this budget: the paper's schedule "
-            "(--paper: 5000 epochs) needs days on a CPU."
-        )
+        from beetles.models import is_compact_model
+
+        if is_compact_model(summary["schedule"]["model"]):
+            lines.append("  The model has not learned past the trivial predictor in this budget: "
+                         "give it more --epochs or --minutes.")
+        else:
+            lines.append(
+                "  The model has not learned past the trivial predictor in this budget: the paper's schedule "
+                "(--paper: 5000 epochs) needs days on a CPU."
+            )
     return "\n".join(lines)
 
 

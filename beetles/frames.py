@@ -97,3 +97,54 @@ def denormalise(targets) -> np.ndarray:
     half = np.array([NETWORK.width / 2, NETWORK.height / 2])
     points = targets.reshape(*targets.shape[:-1], -1, 2)
     return points * half + half
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How a photo of any aspect ratio is fitted into the 256×192 :data:`NETWORK` frame.
+
+    The upright photo (as a viewer displays it, EXIF orientation applied;
+    see :mod:`beetles.images`), ``photo_width`` × ``photo_height`` pixels, is
+    scaled by one factor ``scale = min(256 / photo_width, 192 / photo_height)``
+    (the same along x and y, so shapes keep their proportions), anchored at
+    the top-left corner: the photo's origin is the network's origin.  It
+    covers :attr:`content_size` of the frame; the rest, on the right or at the
+    bottom, is padding.  Points are ``(..., 2)`` arrays of ``(x, y)`` in
+    pixels, y down, in both frames, and map by ``network = photo * scale``;
+    a 4:3 photo fills the frame exactly and maps as
+    :func:`rescale` ``(points, photo_frame(w, h), NETWORK)``.
+
+    :meth:`to_photo` divides by the same ``scale``: the exact inverse up to
+    float64 rounding (1e-13 px for photo-sized coordinates).
+    """
+
+    photo_width: float
+    photo_height: float
+
+    def __post_init__(self):
+        if not (self.photo_width > 0 and self.photo_height > 0):
+            raise ValueError(f"photo size must be positive; got {self.photo_width}×{self.photo_height}")
+
+    @classmethod
+    def for_size(cls, size) -> Letterbox:
+        """The letterbox of a photo of ``size`` ``(width, height)`` (upright)."""
+        width, height = size
+        return cls(width, height)
+
+    @property
+    def scale(self) -> float:
+        """Network pixels per photo pixel: ``min(256 / photo_width, 192 / photo_height)``."""
+        return min(NETWORK.width / self.photo_width, NETWORK.height / self.photo_height)
+
+    @property
+    def content_size(self) -> tuple[float, float]:
+        """``(width, height)`` of the scaled photo in network pixels; the rest of the frame is padding."""
+        return (self.photo_width * self.scale, self.photo_height * self.scale)
+
+    def to_network(self, points) -> np.ndarray:
+        """Photo pixels → network pixels (y down, ``(..., 2)``): ``points * scale``."""
+        return np.asarray(points, dtype=np.float64) * self.scale
+
+    def to_photo(self, points) -> np.ndarray:
+        """Network pixels → photo pixels (y down, ``(..., 2)``): the inverse of :meth:`to_network`."""
+        return np.asarray(points, dtype=np.float64) / self.scale

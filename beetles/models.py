@@ -100,7 +100,32 @@ MODELS = {
     ),
 }
 DEFAULT_MODEL = 3
+#: Beyond the paper: the compact PyTorch models of :mod:`beetles.heatmap`.
+COMPACT_MODELS = ("heatmap", "cascade", "regress")
+#: The compact models' training defaults, in the fields of
+#: :class:`beetles.experiment.Schedule`: AdamW's peak learning rate and its
+#: final value (cosine), Adam's beta1, batches of 16, and 1 image in 10 held
+#: out for the validation loss; 60 epochs unless ``--epochs``/``--minutes``.
+COMPACT_SCHEDULE = {"epochs": 60, "learning_rate": (0.003, 0.0), "momentum": (0.9, 0.9), "batch_size": 16,
+                    "validation_folds": 10}
+#: Every name ``--model`` accepts.
+MODEL_CHOICES = ("1", "2", "3", *COMPACT_MODELS)
 INPUT_SHAPE = (1, NETWORK_SIZE[1], NETWORK_SIZE[0])  # channels, rows, columns
+
+
+def is_compact_model(model) -> bool:
+    """True for the compact models of :mod:`beetles.heatmap` (``"heatmap"``, ``"cascade"``, ``"regress"``)."""
+    return isinstance(model, str) and model in COMPACT_MODELS
+
+
+def parse_model(text) -> int | str:
+    """``--model`` value → ``1``, ``2``, ``3`` or a compact model's name."""
+    text = str(text)
+    if text.isdigit() and int(text) in MODELS:
+        return int(text)
+    if text in COMPACT_MODELS:
+        return text
+    raise ValueError(f"unknown model {text!r}: expected one of {', '.join(MODEL_CHOICES)}")
 
 
 def model_spec(model) -> ModelSpec:

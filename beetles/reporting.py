@@ -161,3 +161,25 @@ def plot_test_images(specimens, manual, predicted, path, columns: int = 3) -> Pa
     axes.ravel()[0].legend(loc="lower left", fontsize=7)
     figure.tight_layout()
     return _save(figure, path)
+
+
+def plot_model_comparison(table: dict, path, title: str) -> Path:
+    """Grouped bars: per part (groups), each model's mean distance (px,
+    256×192 frame) and the trivial predictor's.  ``table`` maps
+    ``part -> {label: distance}``."""
+    plt = _pyplot()
+    parts = list(table)
+    labels = list(dict.fromkeys(label for row in table.values() for label in row))
+    figure, axes = plt.subplots(figsize=(1.6 + 1.5 * len(parts), 4))
+    width = 0.8 / max(1, len(labels))
+    for k, label in enumerate(labels):
+        values = [table[part].get(label, np.nan) for part in parts]
+        x = np.arange(len(parts)) + (k - (len(labels) - 1) / 2) * width
+        bars = axes.bar(x, values, width, label=label, color="0.7" if label == "trivial" else f"C{k}")
+        axes.bar_label(bars, fmt="%.1f", fontsize=7)
+    axes.set_xticks(np.arange(len(parts)), [p.replace("_", " ") for p in parts])
+    axes.set_ylabel("mean distance per landmark (px, 256×192)")
+    axes.set_title(title)
+    axes.legend(fontsize=8)
+    axes.grid(alpha=0.3, axis="y")
+    return _save(figure, path)

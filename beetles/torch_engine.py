@@ -71,7 +71,7 @@ import time
 import numpy as np
 
 from beetles.errors import BeetlesError
-from beetles.models import INPUT_SHAPE, Conv, Dense, Dropout, Output, Pool, model_spec
+from beetles.models import INPUT_SHAPE, Conv, Dense, Dropout, Pool, model_spec
 
 try:
     import torch
@@ -113,8 +113,10 @@ def device_description(device) -> str:
 
 
 def use_all_cores() -> int:
-    """Let PyTorch's CPU kernels use every core (its default may be fewer)."""
-    threads = os.cpu_count() or 1
+    """Let PyTorch's CPU kernels use every core (its default may be fewer),
+    or ``BEETLES_THREADS`` threads when that variable is set (on a machine
+    busy with other work, one thread avoids OpenMP stalls)."""
+    threads = int(os.environ.get("BEETLES_THREADS") or os.cpu_count() or 1)
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads
@@ -473,7 +475,7 @@ class TorchNet:
 
     def __init__(self, module: LandmarkNet, max_epochs: int, learning_rate=(0.03, 0.00001), momentum=(0.9, 0.9999),
                  batch_size: int = 128, validation_folds: int = 3, on_epoch_finished=(), device="cpu",
-                 seed: int | None = 42):
+                 seed: int | None = 42, minutes: float | None = None):
         from beetles.training import AdjustVariable, PaperSplit
 
         self.device = device_for(device)
@@ -491,6 +493,7 @@ class TorchNet:
             *on_epoch_finished,
         ]
         self.seed = seed
+        self.minutes = minutes
         self.train_history_: list[dict] = []
         self.velocities: dict[str, torch.Tensor] = {}
 
@@ -518,7 +521,10 @@ class TorchNet:
             if name not in self.velocities:
                 self.velocities[name] = torch.zeros_like(p)
         velocities = [self.velocities[name] for name, _ in named]
+        fitting = time.perf_counter()
         for _ in range(epochs):
+            if len(self.train_history_) >= self.max_epochs and self.minutes is not None:
+                break
             started = time.perf_counter()
             self.module.train()
             train_losses, train_sizes = [], []
@@ -536,6 +542,10 @@ class TorchNet:
                 "valid_loss": valid_loss,
                 "dur": time.perf_counter() - started,
             })
+            if self.minutes is not None and len(self.train_history_) == 1:
+                # A time budget: plan the epochs from the first one's duration, so
+                # the schedule's linspaces run over the epochs that fit.
+                self.max_epochs = max(1, int(self.minutes * 60 // (time.perf_counter() - fitting)))
             for callback in self.on_epoch_finished:
                 callback(self, self.train_history_)
         return self
@@ -639,8 +649,11 @@ class TorchNet:
 
 def build_torch_net(model, n_landmarks: int, max_epochs: int, learning_rate=(0.03, 0.00001),
                     momentum=(0.9, 0.9999), batch_size: int = 128, validation_folds: int = 3,
-                    on_epoch_finished=(), device="cpu", seed: int | None = 42) -> TorchNet:
+                    on_epoch_finished=(), device="cpu", seed: int | None = 42,
+                    minutes: float | None = None) -> TorchNet:
     """The torch counterpart of :func:`beetles.models.build_nolearn`, with the
-    same arguments plus ``device`` and ``seed`` (weights and dropout masks)."""
+    same arguments plus ``device``, ``seed`` (weights and dropout masks) and
+    ``minutes``, a time budget: the epochs are then planned from the first
+    epoch's duration (at most ``max_epochs``)."""
     return TorchNet(build_torch(model, n_landmarks, seed=seed), max_epochs, learning_rate, momentum, batch_size,
-                    validation_folds, on_epoch_finished, device=device, seed=seed)
+                    validation_folds, on_epoch_finished, device=device, seed=seed, minutes=minutes)

@@ -144,8 +144,8 @@ def fit(net, X, y, seed: int = 42, epochs: int | None = None):
 
     X, y = shuffle(np.asarray(X, np.float32), np.asarray(y, np.float32), random_state=seed)
     done_before = len(getattr(net, "train_history_", []) or [])
-    expected = epochs or net.max_epochs
     net.fit(X, y, epochs=epochs)
+    expected = epochs or net.max_epochs  # after fitting: a time budget plans the epochs
     if len(net.train_history_) - done_before < expected:
         raise KeyboardInterrupt(f"training stopped after {len(net.train_history_)} of {expected} epochs")
     return net

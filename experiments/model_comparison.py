@@ -1,0 +1,13 @@
+"""Model 3 (paper settings) vs the compact heatmap model vs the trivial
+mean-shape predictor, per part, with the same CPU minutes per round.
+
+    python experiments/model_comparison.py [--parts P ...] [--minutes 3] [--models 3,heatmap] [--rounds 1] ...
+
+Writes results/model_comparison/: comparison.csv (part,model,mean_distance_px,
+ratio_to_trivial,...), comparison.png, and one experiment folder per part
+and model (see beetles/comparison.py).
+"""
+from beetles.comparison import comparison_main
+
+if __name__ == "__main__":
+    raise SystemExit(comparison_main())
