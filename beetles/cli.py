@@ -54,6 +54,37 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from beetles.agreement import evaluate_files, format_summary
+
+    result = evaluate_files(Path(args.manual), Path(args.pred), Path(args.out) if args.out else None)
+    print(format_summary(result))
+    for path in result.get("files", []):
+        print(path)
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from beetles.landmarker import train
+
+    train(
+        data=args.data, out=args.out, landmarks=args.landmarks, model=args.model, epochs=args.epochs,
+        minutes=args.minutes, engine=args.engine, device=args.device, validation=args.validation, seed=args.seed,
+        progress=not args.quiet, force=args.force,
+    )
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from beetles.landmarker import predict
+
+    result = predict(
+        args.model_dir, args.photos, args.out, csv=args.csv, overlays=args.overlays,
+        review_threshold=args.review_threshold, passes=args.passes, progress=not args.quiet,
+    )
+    return 1 if result["skipped"] else 0
+
+
 def _size_option(text: str):
     """argparse type for ``WxH``: the size parser's own message on error."""
     from beetles.synthetic import parse_size
@@ -137,6 +168,88 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     synth.add_argument("--quiet", action="store_true", help="no progress bars")
     synth.set_defaults(func=_cmd_synth)
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="compare predicted with manual landmarks (distances, Procrustes, centroid size)",
+        description=(
+            "Compare two TPS files of the same specimens, paired by IMAGE= name: the per-landmark "
+            "distance in pixels, a generalised Procrustes analysis of all manual and predicted "
+            "configurations (Procrustes distance per specimen) and the centroid sizes. Prints a "
+            "summary; with --out also writes landmarks.csv, specimens.csv, summary.json and report.png."
+        ),
+    )
+    evaluate.add_argument("--manual", required=True, metavar="A.tps", help="TPS file of the manual landmarks")
+    evaluate.add_argument("--pred", required=True, metavar="B.tps", help="TPS file of the predicted landmarks")
+    evaluate.add_argument("--out", default=None, metavar="DIR",
+                          help="folder to write the tables, summary.json and report.png into (created if missing)")
+    evaluate.set_defaults(func=_cmd_evaluate)
+
+    from beetles.landmarker import DEFAULT_PASSES, DEFAULT_SEED, DEFAULT_VALIDATION, TOOL_MODELS
+
+    train = sub.add_parser(
+        "train",
+        help="train a landmarking model on a folder of landmarked photos",
+        description=(
+            "Train a model that places the landmarks of DIR's photos (DIR/images/ and DIR/landmarks.tps, or "
+            "--landmarks FILE, a TPS or long CSV naming the photos) on new photos. Any landmark count, photo size "
+            "and aspect ratio; missing landmarks allowed (compact models). A seeded share of the specimens is "
+            "held out for validation. Writes MODEL_DIR/: the model (model.pt or params.npz), settings.json, "
+            "losses.csv, fig_losses.png, validation.csv and validation.json."
+        ),
+    )
+    train.add_argument("--data", default=None, metavar="DIR",
+                       help="part folder: images/ and landmarks.tps (with --landmarks: where the photos are)")
+    train.add_argument("--out", required=True, metavar="MODEL_DIR", help="model folder to write")
+    train.add_argument("--landmarks", default=None, metavar="FILE",
+                       help="a TPS or long CSV (image,landmark,x,y; y down) naming the photos, instead of "
+                       "DIR/landmarks.tps")
+    train.add_argument("--model", default="cascade", choices=TOOL_MODELS,
+                       help="cascade (default: fast, any aspect ratio), heatmap, regress, or the paper's "
+                       "models 1, 2, 3 (4:3 photos; they need --epochs or --minutes)")
+    train.add_argument("--epochs", type=int, default=None,
+                       help="epochs (compact models: 60 by default; cascade trains its coarse network and then "
+                       "its refiner for this many each)")
+    train.add_argument("--minutes", type=float, default=None,
+                       help="wall-clock budget in minutes: training stops when it is spent")
+    train.add_argument("--engine", default=None, choices=("torch", "theano"),
+                       help="theano (the paper's stack; the default for models 1-3) or torch (the same "
+                       "networks in PyTorch; the only engine of the compact models)")
+    train.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="cpu (default) or cuda")
+    train.add_argument("--validation", type=float, default=DEFAULT_VALIDATION,
+                       help="share of the specimens held out for validation (default %(default)s; at least one "
+                       "when there are 5 or more)")
+    train.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default %(default)s)")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument("--force", action="store_true", help="replace a model already in MODEL_DIR")
+    train.set_defaults(func=_cmd_train)
+
+    predict = sub.add_parser(
+        "predict",
+        help="place landmarks on new photos with a trained model",
+        description=(
+            "Place the landmarks of MODEL_DIR's model on photos (files, or folders of .jpg .jpeg .png .tif .tiff "
+            ".bmp). Writes a TPS file (each photo's own upright pixels, y up, IMAGE= the file name) and "
+            "optionally a long CSV (y down) with each landmark's spread, a review list and overlays. A photo "
+            "that cannot be read is reported and skipped; the exit status is then 1 (the others are written)."
+        ),
+    )
+    predict.add_argument("model_dir", metavar="MODEL_DIR", help="a model folder written by beetles train")
+    predict.add_argument("photos", nargs="+", metavar="IMAGES_OR_FOLDER", help="photos and folders of photos")
+    predict.add_argument("--out", required=True, metavar="FILE.tps", help="TPS file to write")
+    predict.add_argument("--csv", default=None, metavar="FILE",
+                         help="also write image,landmark,x,y,spread_px (photo pixels, y down)")
+    predict.add_argument("--overlays", default=None, metavar="DIR",
+                         help="also write each photo (at most 1600 px wide) with numbered landmarks and a circle "
+                         "of radius = spread")
+    predict.add_argument("--review-threshold", type=float, default=None, metavar="PX",
+                         help="list every landmark whose spread exceeds PX photo pixels (stdout and "
+                         "<out stem>_review.csv)")
+    predict.add_argument("--passes", type=int, default=DEFAULT_PASSES,
+                         help="models 1-3: Monte-Carlo dropout (model 3) or test-time augmentation passes for "
+                         "the spread (default %(default)s; 1: one deterministic pass, no spread)")
+    predict.add_argument("--quiet", action="store_true", help="no progress bar")
+    predict.set_defaults(func=_cmd_predict)
     return parser
 
 

@@ -25,9 +25,9 @@ from beetles.models import parse_model
 from beetles.reporting import plot_model_comparison, write_table
 
 #: Defaults: model 3 and the cascade (the compact model chosen by measurement;
-#: ``--models 3,regress,heatmap,cascade`` runs every candidate), 3 minutes per
+#: ``--models 3,regress,heatmap,cascade`` runs every candidate), 2 minutes per
 #: model and round, round 1, every part.
-COMPARISON_DEFAULTS = {"models": ("3", "cascade"), "minutes": 3.0, "rounds": "1"}
+COMPARISON_DEFAULTS = {"models": ("3", "cascade"), "minutes": 2.0, "rounds": "1"}
 COMPARISON_COLUMNS = ["part", "model", "mean_distance_px", "ratio_to_trivial", "epochs", "train_minutes",
                       "held_out_specimens", "spread_error_spearman"]
 

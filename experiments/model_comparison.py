@@ -1,7 +1,7 @@
 """Model 3 (paper settings) vs the compact heatmap model vs the trivial
 mean-shape predictor, per part, with the same CPU minutes per round.
 
-    python experiments/model_comparison.py [--parts P ...] [--minutes 3] [--models 3,heatmap] [--rounds 1] ...
+    python experiments/model_comparison.py [--parts P ...] [--minutes 2] [--models 3,heatmap] [--rounds 1] ...
 
 Writes results/model_comparison/: comparison.csv (part,model,mean_distance_px,
 ratio_to_trivial,...), comparison.png, and one experiment folder per part

@@ -1,0 +1,173 @@
+"""How fast ``beetles predict`` places landmarks on camera-sized photos.
+
+Writes ``--photos`` generated JPEGs (default 20, 3264×2448, the study's
+camera size: a textured background with dark ellipses, JPEG quality 90) to a
+temporary folder, builds a model folder for ``--model`` (default cascade)
+with **untrained, random weights** (the speed does not depend on the
+weights) or uses a trained one (``--model-dir``), and times the predict path
+on this CPU:
+
+* decoding: :meth:`beetles.landmarker.Landmarker.decode` per photo
+  (:func:`beetles.preprocess.letterbox_rgb`: EXIF orientation, JPEG draft
+  mode, letterbox to 256×192, and the 1024×768 fine photo for cascade);
+* the network: :meth:`~beetles.landmarker.Landmarker.predict` on the decoded
+  photos in batches of 16 (the 256×192 input; decoding excluded);
+* end to end: :func:`beetles.landmarker.predict`, what the command runs
+  (decode, network, TPS file).
+
+For models 1-3 each is timed with one deterministic pass (no spread) and
+with ``--passes`` Monte-Carlo dropout passes (model 3; test-time
+augmentation for models 1 and 2).  For the compact models the spread comes
+with the prediction (the heatmap's; regress: its 8 test-time
+augmentations), so they are timed once.  The last line is machine-readable
+``key=value`` pairs.
+
+    python benchmarks/predict_speed.py [--model cascade] [--photos 20] [--passes 8] [--model-dir DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SIZE = (3264, 2448)
+LANDMARKS = 8
+FINE_NOTE = " (and 64×64 patches of the 1024×768 photo for the refiner)"
+
+
+def write_photos(folder: Path, count: int, size=SIZE, seed: int = 0) -> list[Path]:
+    """``count`` JPEGs of ``size``: smooth coloured noise with dark ellipses."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    width, height = size
+    paths = []
+    for k in range(count):
+        small = rng.integers(120, 230, (height // 16, width // 16, 3), dtype=np.uint8)
+        image = Image.fromarray(small).resize(size, Image.Resampling.BILINEAR)
+        draw = ImageDraw.Draw(image)
+        for _ in range(6):
+            x, y = rng.uniform(0.15, 0.85) * width, rng.uniform(0.15, 0.85) * height
+            rx, ry = rng.uniform(0.03, 0.15) * width, rng.uniform(0.03, 0.15) * height
+            draw.ellipse([x - rx, y - ry, x + rx, y + ry], fill=tuple(int(v) for v in rng.integers(10, 80, 3)))
+        image = image.filter(ImageFilter.GaussianBlur(2))
+        grain = rng.integers(-6, 7, (height, width, 1), dtype=np.int16)
+        image = Image.fromarray(np.clip(np.asarray(image, np.int16) + grain, 0, 255).astype(np.uint8))
+        path = folder / f"photo_{k:03d}.jpg"
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=90)
+        path.write_bytes(buffer.getvalue())
+        paths.append(path)
+    return paths
+
+
+def untrained_model(folder: Path, model, n_landmarks: int = LANDMARKS) -> Path:
+    """A model folder with random weights: ``model.pt`` or ``params.npz``, and ``settings.json``."""
+    import torch
+
+    from beetles.engines import save_params
+    from beetles.files import atomic_write, write_text
+    from beetles.landmarker import MODEL_PT, PARAMS_NPZ, SETTINGS_JSON
+    from beetles.models import is_compact_model, parse_model
+
+    model = parse_model(model)
+    folder.mkdir(parents=True, exist_ok=True)
+    if is_compact_model(model):
+        from beetles.heatmap import HeatmapNet
+
+        state = HeatmapNet(model, n_landmarks, max_epochs=1, seed=0).state()
+        state["params"] = {k: torch.from_numpy(np.array(v)) for k, v in state["params"].items()}
+        with atomic_write(folder / MODEL_PT, "wb") as handle:
+            torch.save(state, handle)
+    else:
+        from beetles.torch_engine import build_torch, torch_params
+
+        save_params(torch_params(build_torch(model, n_landmarks, seed=0)), folder / PARAMS_NPZ)
+    settings = {"format": 1, "model": str(model), "landmarks": n_landmarks, "note": "untrained, random weights"}
+    write_text(folder / SETTINGS_JSON, json.dumps(settings, indent=2))
+    return folder
+
+
+def time_path(landmarker, photos, passes: int, out: Path) -> dict:
+    """Seconds for decoding, the network (batches of 16) and end to end."""
+    from beetles.landmarker import BATCH, predict
+
+    started = time.perf_counter()
+    decoded = [landmarker.decode(path) for path in photos]
+    decode = time.perf_counter() - started
+    started = time.perf_counter()
+    for start in range(0, len(decoded), BATCH):
+        landmarker.predict(decoded[start:start + BATCH], passes)
+    network = time.perf_counter() - started
+    del decoded
+    model_dir = out.parent / "model"
+    started = time.perf_counter()
+    predict(model_dir, [photos[0].parent], out, passes=passes, progress=False, log=lambda *_: None)
+    total = time.perf_counter() - started
+    return {"decode": decode, "network": network, "total": total}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="cascade", help="cascade (default), heatmap, regress, 1, 2 or 3")
+    parser.add_argument("--model-dir", default=None, help="a trained model folder instead of random weights")
+    parser.add_argument("--photos", type=int, default=20, help="photos to generate (default %(default)s)")
+    parser.add_argument("--passes", type=int, default=8, help="models 1-3: passes for the spread (default 8)")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from beetles.landmarker import Landmarker, read_settings
+    from beetles.torch_engine import use_all_cores
+
+    use_all_cores()
+    with tempfile.TemporaryDirectory(prefix="beetles_predict_speed_") as tmp:
+        tmp = Path(tmp)
+        (tmp / "photos").mkdir()
+        started = time.perf_counter()
+        photos = write_photos(tmp / "photos", args.photos)
+        print(f"{len(photos)} photos {SIZE[0]}×{SIZE[1]} JPEG written in {time.perf_counter() - started:.1f} s "
+              f"({sum(p.stat().st_size for p in photos) / len(photos) / 1e6:.1f} MB each)")
+        if args.model_dir:
+            model_dir = tmp / "model"
+            model_dir.symlink_to(Path(args.model_dir).resolve(), target_is_directory=True)
+            weights = "trained weights from " + args.model_dir
+        else:
+            model_dir = untrained_model(tmp / "model", args.model)
+            weights = "untrained, random weights (the speed does not depend on them)"
+        settings = read_settings(model_dir)
+        started = time.perf_counter()
+        landmarker = Landmarker.load(model_dir)
+        load = time.perf_counter() - started
+        print(f"model {settings['model']}, {settings['landmarks']} landmarks, {weights}; loading it takes "
+              f"{load:.2f} s (part of each end-to-end time)")
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+        landmarker.predict([landmarker.decode(photos[0])], args.passes)  # warm-up (allocations, compilation)
+        runs = {"spread": args.passes} if landmarker.compact else {"1 pass": 1, f"{args.passes} passes": args.passes}
+        results = {}
+        for label, passes in runs.items():
+            seconds = time_path(landmarker, photos, passes, tmp / "out.tps")
+            results[label] = seconds
+            n = len(photos)
+            print(f"{label if not landmarker.compact else 'with its spread'}: "
+                  f"{n / seconds['total']:.2f} images/s end to end "
+                  f"(decode {1000 * seconds['decode'] / n:.0f} ms/photo, network {1000 * seconds['network'] / n:.0f} "
+                  f"ms/photo); decode excluded, 256×192 input{FINE_NOTE if landmarker.fine_scale else ''}: "
+                  f"{n / seconds['network']:.1f} images/s")
+        if landmarker.compact:
+            print("(the compact models give the spread with the prediction: no separate run without it)")
+    key = " ".join(
+        f"{label.replace(' ', '_')}_{what}_s={value:.3f}" for label, seconds in results.items()
+        for what, value in seconds.items())
+    print(f"model={settings['model']} photos={len(photos)} size={SIZE[0]}x{SIZE[1]} "
+          f"threads={torch.get_num_threads()} load_s={load:.3f} {key}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
