@@ -173,11 +173,13 @@ class TorchEngine(_Engine):
         return net.freeze(count)
 
     def save_whole(self, net, path) -> Path:
+        """``net.state()`` to ``path`` with ``torch.save``, atomically; its
+        arrays (parameters, velocities) as tensors, which ``weights_only``
+        loading accepts."""
         import torch
 
-        state = net.state()
-        state["params"] = {k: torch.from_numpy(v) for k, v in state["params"].items()}
-        state["velocities"] = {k: torch.from_numpy(v) for k, v in state["velocities"].items()}
+        state = {key: {k: torch.from_numpy(np.array(v)) for k, v in value.items()}
+                 if key in ("params", "velocities") else value for key, value in net.state().items()}
         with atomic_write(path, "wb") as handle:
             torch.save(state, handle)
         return Path(path)
@@ -226,15 +228,6 @@ class HeatmapEngine(TorchEngine):
         if count:
             raise BeetlesError(f"--freeze {count}: freezing layers is for fine-tuning models 1-3")
         return []
-
-    def save_whole(self, net, path) -> Path:
-        import torch
-
-        state = net.state()
-        state["params"] = {k: torch.from_numpy(np.asarray(v)) for k, v in state["params"].items()}
-        with atomic_write(path, "wb") as handle:
-            torch.save(state, handle)
-        return Path(path)
 
     def round_arrays(self, specimens, round_, progress: bool = True):
         """RGB arrays, not augmented (the model augments while it trains):

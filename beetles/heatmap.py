@@ -193,7 +193,7 @@ def crop_patches(fine: np.ndarray, images, centres) -> tuple[torch.Tensor, np.nd
     corners = np.rint(np.asarray(centres, float) - PATCH / 2).astype(int)
     corners[:, 0] = np.clip(corners[:, 0], 0, width - PATCH)
     corners[:, 1] = np.clip(corners[:, 1], 0, height - PATCH)
-    patches = np.stack([fine[i, :, y:y + PATCH, x:x + PATCH] for i, (x, y) in zip(images, corners)])
+    patches = np.stack([fine[i, :, y:y + PATCH, x:x + PATCH] for i, (x, y) in zip(images, corners, strict=True)])
     return torch.from_numpy(patches).float().div_(255.0), corners
 
 
@@ -306,14 +306,35 @@ def random_affine(batch: int, generator: torch.Generator, device, rotation=ROTAT
     return torch.cat([a, move[..., None]], dim=2).to(device)
 
 
+def warp(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """``images`` ``(B, C, H, W)`` resampled through the affine maps ``theta``
+    (:func:`random_affine`; bilinear, borders repeated)."""
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def tta_runs(forward, images: torch.Tensor, passes: int = 8) -> np.ndarray:
+    """Test-time augmentation: ``forward`` (images → ``(B, n, 2)`` normalised
+    points) on ``passes`` slightly shifted, rotated and scaled copies of
+    ``images`` ``(B, C, H, W)``, each mapped back to the original image;
+    returns ``(passes, B, n, 2)`` normalised points (seeded: reproducible)."""
+    generator = torch.Generator().manual_seed(0)
+    runs = []
+    with torch.no_grad():
+        for _ in range(passes):
+            theta = random_affine(len(images), generator, images.device, rotation=5.0, scale=(0.95, 1.05),
+                                  shift=0.03)
+            coords = forward(warp(images, theta))
+            runs.append((torch.einsum("bij,bnj->bni", theta[:, :, :2], coords) + theta[:, None, :, 2]).cpu().numpy())
+    return np.stack(runs)
+
+
 def augment_batch(images: torch.Tensor, points: torch.Tensor, generator: torch.Generator):
     """Augment a batch: ``images`` ``(B, 3, H, W)`` float in [0, 1] and
     ``points`` ``(B, n, 2)`` normalised (``nan`` kept); returns both moved by
     the same random affine map, plus photometric jitter on the images."""
-    b = len(images)
-    theta = random_affine(b, generator, images.device)
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    images = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    theta = random_affine(len(images), generator, images.device)
+    images = warp(images, theta)
     a, t = theta[:, :, :2], theta[:, :, 2]
     # p_out = A^-1 (p_in - t)
     points = torch.linalg.solve(a[:, None], (points - t[:, None])[..., None])[..., 0]
@@ -347,16 +368,6 @@ def patch_loss(coords, logits, target) -> tuple[torch.Tensor, torch.Tensor]:
 
 # --- training ----------------------------------------------------------------
 
-class Scalar:
-    """A value with Theano's ``get_value`` (what :class:`beetles.training.EpochLog` reads)."""
-
-    def __init__(self, value):
-        self.value = float(value)
-
-    def get_value(self):
-        return self.value
-
-
 class HeatmapNet:
     """A :class:`CompactNet` with its training loop, exposing what the
     experiment code uses of nolearn's ``NeuralNet``: ``fit``, ``predict``,
@@ -366,8 +377,8 @@ class HeatmapNet:
     def __init__(self, model: str, n_landmarks: int, max_epochs: int | None = None, minutes: float | None = None,
                  learning_rate=SCHEDULE["learning_rate"], momentum=SCHEDULE["momentum"],
                  batch_size: int = SCHEDULE["batch_size"], validation_folds: int = SCHEDULE["validation_folds"],
-                 on_epoch_finished=(), device="cpu", seed: int | None = 42, progress=None):
-        from beetles.torch_engine import device_for, use_all_cores
+                 on_epoch_finished=(), device="cpu", seed: int | None = 42):
+        from beetles.torch_engine import Scalar, device_for, use_all_cores
 
         self.device = device_for(device)
         if self.device.type == "cpu":
@@ -493,7 +504,7 @@ class HeatmapNet:
                 rate = self._rate(progress)
                 for group in optimiser.param_groups:
                     group["lr"] = rate
-                self.update_learning_rate.value = rate
+                self.update_learning_rate.set_value(rate)
                 loss, mse = step(index)
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
@@ -595,21 +606,10 @@ class HeatmapNet:
     def tta_spread(self, X, passes: int = 8) -> np.ndarray:
         """Per-landmark spread (network pixels, ``(M, n)``) of the predictions
         over ``passes`` random augmentations, mapped back to the image."""
-        generator = torch.Generator().manual_seed(0)
-        runs = []
         self.module.eval()
-        with torch.no_grad():
-            for _ in range(passes):
-                images = torch.as_tensor(np.ascontiguousarray(as_photos(X).network)).to(self.device)
-                images = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
-                theta = random_affine(len(images), generator, images.device, rotation=5.0, scale=(0.95, 1.05),
-                                      shift=0.03)
-                grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-                moved = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
-                coords, _ = self.module(moved.contiguous(memory_format=torch.channels_last))
-                back = torch.einsum("bij,bnj->bni", theta[:, :, :2], coords) + theta[:, None, :, 2]
-                runs.append(back.cpu().numpy())
-        runs = np.stack(runs)  # (passes, M, n, 2)
+        images = torch.as_tensor(np.ascontiguousarray(as_photos(X).network)).to(self.device)
+        images = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
+        runs = tta_runs(lambda x: self.module(x.contiguous(memory_format=torch.channels_last))[0], images, passes)
         half = np.array([NETWORK.width / 2, NETWORK.height / 2])
         return np.sqrt((runs.var(axis=0) * half**2).sum(-1))
 

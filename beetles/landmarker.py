@@ -56,7 +56,7 @@ import numpy as np
 from tqdm import tqdm
 
 from beetles.errors import BeetlesError, DataError
-from beetles.files import atomic_write, write_bytes, write_text
+from beetles.files import write_bytes, write_text
 
 MODEL_PT = "model.pt"
 PARAMS_NPZ = "params.npz"
@@ -326,29 +326,13 @@ class Landmarker:
                 samples = denormalise(runs)  # (passes, B, n, 2)
                 points = samples.mean(axis=0)
             else:
-                samples = denormalise(self._augmented_runs(images, passes))
+                from beetles.heatmap import tta_runs
+
+                runs = tta_runs(lambda x: module(x).view(len(x), -1, 2), images, passes)
+                samples = denormalise(runs.reshape(passes, len(images), -1))
                 points = denormalise(module(images).numpy())
         spread = np.sqrt(samples.var(axis=0).sum(-1))
         return points, spread
-
-    def _augmented_runs(self, images, passes: int) -> np.ndarray:
-        """Normalised outputs ``(passes, B, 2n)`` on randomly shifted, rotated
-        and scaled copies of ``images``, mapped back to the original image."""
-        import torch
-        from torch.nn import functional as F
-
-        from beetles.heatmap import random_affine
-
-        generator = torch.Generator().manual_seed(0)
-        runs = []
-        for _ in range(passes):
-            theta = random_affine(len(images), generator, images.device, rotation=5.0, scale=(0.95, 1.05), shift=0.03)
-            grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-            moved = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
-            coords = self.module(moved).view(len(images), -1, 2)
-            back = torch.einsum("bij,bnj->bni", theta[:, :, :2], coords) + theta[:, None, :, 2]
-            runs.append(back.reshape(len(images), -1).numpy())
-        return np.stack(runs)
 
     def predict(self, decoded, passes: int = DEFAULT_PASSES):
         """For ``decoded`` photos (what :meth:`decode` returns), landmarks
@@ -553,15 +537,14 @@ def _train_compact(model, training, held_out, out, epochs, minutes, device, seed
         net.fit(Photos(network, fine), targets)
     finally:
         log.close()
-    state = net.state()
-    import torch
+    from beetles.engines import make_engine
 
-    state["params"] = {k: torch.from_numpy(np.array(v)) for k, v in state["params"].items()}  # 0-d stays 0-d
-    with atomic_write(out / MODEL_PT, "wb") as handle:
-        torch.save(state, handle)
+    make_engine("torch", device, model=model).save_whole(net, out / MODEL_PT)
     landmarker = Landmarker(model, training[0].n_landmarks, net=net)
     valid = [(network[i].transpose(1, 2, 0), None if fine is None else fine[i].transpose(1, 2, 0), boxes[i])
              for i in range(n_train, len(specimens))]
+    import torch
+
     from beetles.torch_engine import device_description
 
     return landmarker, net.train_history_, f"torch {torch.__version__} ({device_description(net.device)})", valid

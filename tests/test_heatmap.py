@@ -13,7 +13,7 @@ from beetles.comparison import comparison_main  # noqa: E402
 from beetles.dataset import load_part  # noqa: E402
 from beetles.engines import make_engine, resolve_engine  # noqa: E402
 from beetles.errors import BeetlesError  # noqa: E402
-from beetles.experiment import Experiment, Schedule, run, scratch_main  # noqa: E402
+from beetles.experiment import Schedule, scratch_main  # noqa: E402
 from beetles.frames import NETWORK, denormalise, normalise  # noqa: E402
 from beetles.heatmap import (  # noqa: E402
     HeatmapNet,
