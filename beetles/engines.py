@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from beetles import paper
 from beetles.errors import BeetlesError
 from beetles.files import atomic_write
 
@@ -83,7 +84,7 @@ class TheanoEngine(_Engine):
         return build_nolearn(
             model, n_landmarks, max_epochs=schedule.epochs, learning_rate=schedule.learning_rate,
             momentum=schedule.momentum, batch_size=schedule.batch_size, validation_folds=schedule.validation_folds,
-            on_epoch_finished=on_epoch_finished,
+            on_epoch_finished=on_epoch_finished, seed=schedule.seed if paper.SEED_WEIGHTS else None,
         )
 
     def fit(self, net, X, y, seed: int = 42):

@@ -180,6 +180,7 @@ def build_nolearn(
     validation_folds: int = 3,
     on_epoch_finished=(),
     verbose: int = 0,
+    seed: int | None = None,
 ):
     """The paper's nolearn ``NeuralNet`` for ``model`` and ``n_landmarks``.
 
@@ -191,10 +192,15 @@ def build_nolearn(
     without shuffling (nolearn's ``BatchIterator``); validation on the first
     of ``validation_folds`` contiguous folds (:class:`beetles.training.PaperSplit`).
     Extra ``on_epoch_finished`` callbacks run after the schedule's.
+    ``seed`` seeds Lasagne's generator, which draws the initial weights and
+    the dropout streams' seeds when the net is initialised
+    (:data:`beetles.paper.SEED_WEIGHTS`); ``None`` leaves NumPy's global
+    generator, as the published code did.
     """
     import numpy as np
     import theano
     from lasagne import layers, nonlinearities
+    from lasagne.random import set_rng
     from lasagne.updates import nesterov_momentum
     from nolearn.lasagne import BatchIterator, NeuralNet
 
@@ -217,6 +223,8 @@ def build_nolearn(
             definition.append(
                 (layers.DenseLayer, {"name": name, "num_units": 2 * n_landmarks, "nonlinearity": nonlinearities.identity})
             )
+    if seed is not None:
+        set_rng(np.random.RandomState(seed))
     return NeuralNet(
         layers=definition,
         update=nesterov_momentum,

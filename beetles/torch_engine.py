@@ -17,9 +17,10 @@ What is the same as the nolearn/Lasagne engine, and how:
   ``U(-a, a)`` with ``a = sqrt(6 / ((n1 + n2) * receptive_field))``, where
   ``n1, n2`` are the first two dimensions of Lasagne's weight shape
   (``(out, in, kh, kw)`` for a convolution, ``(in, out)`` for a dense layer);
-  biases zero.  Samples come from a seeded PyTorch generator (Lasagne draws
-  from NumPy's unseeded global generator: the values differ, the
-  distribution does not).
+  biases zero.  Samples come from a PyTorch generator seeded with the
+  schedule's seed (Lasagne's from a NumPy generator seeded with it,
+  :data:`beetles.paper.SEED_WEIGHTS`: the values differ between the
+  engines, the distribution does not).
 * **ReLU and max-pooling** keep Theano's gradients: Lasagne 0.1's
   ``rectify`` is ``0.5 * (x + |x|)``, whose gradient is 1/2 at exactly 0,
   and Theano's pooling gradient goes to every input equal to the window's

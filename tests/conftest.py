@@ -41,15 +41,16 @@ def part_folder(tmp_path):
     return folder, np.array(truth)
 
 
-def blob_part(folder, count=10, seed=0, landmarks=2):
-    """A part folder of 320×240 JPEGs showing dark discs where the landmarks are."""
+def blob_part(folder, count=10, seed=0, landmarks=2, region=((40, 40), (280, 200))):
+    """A part folder of 320×240 JPEGs showing dark discs where the landmarks
+    are, drawn uniformly in ``region`` ((x0, y0), (x1, y1); pixels, y down)."""
     rng = np.random.default_rng(seed)
     images = folder / "images"
     images.mkdir(parents=True)
     blocks = []
     yy, xx = np.mgrid[0:240, 0:320]
     for k in range(count):
-        points = rng.uniform([40, 40], [280, 200], size=(landmarks, 2))
+        points = rng.uniform(*region, size=(landmarks, 2))
         rgb = np.full((240, 320, 3), 220, np.uint8)
         for x, y in points:
             rgb[(xx - x) ** 2 + (yy - y) ** 2 < 8**2] = 30
