@@ -4,7 +4,8 @@ Model 3 allocates arrays of hundreds of megabytes at every batch of 128 (its
 first convolution's output alone is 128 × 32 × 190 × 254 float32, 0.79 GB),
 and frees them at the end of the batch.  glibc's ``malloc`` serves blocks
 above its mmap threshold (32 MB at most) with a fresh ``mmap`` and returns
-them with ``munmap`` when freed, so every batch touches those pages anew: one page fault per 4 kB.
+them with ``munmap`` when freed, so every batch touches those pages anew:
+one page fault per 4 kB.
 Measured on this project's 2-core CPU (``python benchmarks/train_speed.py
 --engine both``, with ``BEETLES_KEEP_MEMORY=0`` and without), that fault
 traffic took half of PyTorch's training time and a sixth of Theano's:
@@ -20,6 +21,7 @@ other C libraries, and ``BEETLES_KEEP_MEMORY=0`` turns it off.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import platform
 
@@ -27,18 +29,11 @@ import platform
 M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
 
-_state: dict = {}
 
-
+@functools.cache
 def keep_freed_memory() -> bool:
     """Ask glibc's allocator to keep large freed blocks for reuse (once per
     process); returns whether the settings are in effect."""
-    if "kept" not in _state:
-        _state["kept"] = _apply()
-    return _state["kept"]
-
-
-def _apply() -> bool:
     if os.environ.get("BEETLES_KEEP_MEMORY", "1") == "0" or platform.libc_ver()[0] != "glibc":
         return False
     try:
