@@ -11,7 +11,7 @@ RUN apt-get update \
 
 WORKDIR /beetles
 COPY . .
-# The same install as the README's (tests/test_docker.py checks it).
+# The same install as the README's (tests/test_packaging.py checks it).
 RUN python3.11 -m venv .venv && .venv/bin/pip install -e '.[test]'
 ENV PATH=/beetles/.venv/bin:$PATH
 # Compile once at build time so that every run starts from Theano's cache.

@@ -20,6 +20,8 @@ INSTALL_REQUIRES = [
     "Lasagne==0.1",
     "nolearn==0.6.1",
     "tqdm==4.70.1",
+    # Where an installed beetles keeps its synthetic default dataset (the user's data folder).
+    "platformdirs==4.14.9",
     # Lasagne 0.1 imports pkg_resources, which setuptools 81 removed; PyTorch
     # 2.13 (the optional engine, in the "torch" and "test" extras) needs
     # setuptools >= 77.0.3: 80.9.0 satisfies both.
@@ -31,7 +33,7 @@ TORCH = "torch==2.13.0"
 
 setup(
     name="beetles",
-    version="0.1.0",
+    version="0.2.0",
     description=(
         "Automatic anatomical landmarks on 2D specimen photos: a reproduction "
         "of Le Van Linh et al., 'Deep Learning for landmarking on morphometry "
@@ -41,12 +43,15 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["beetles", "beetles.*"]),
+    # The authors' published landmarks travel with the package (beetles tables, the shape models).
+    package_data={"beetles.paper": ["published/*.tps", "published/*.csv", "published/README.md"]},
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
     # The PyTorch engine (beetles/torch_engine.py) is optional: `.[torch]`.
     # The tests prove it computes what the Theano engine computes, so the
     # "test" extra installs it too (CPU wheel; see Dockerfile.gpu for CUDA).
-    extras_require={"torch": [TORCH], "test": ["pytest==9.2.0", TORCH]},
+    # pytest-xdist runs the tests on every core (pytest.ini: -n auto).
+    extras_require={"torch": [TORCH], "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", TORCH]},
     entry_points={"console_scripts": ["beetles = beetles.cli:main"]},
     license="GPL-3.0-or-later",
 )

@@ -1,16 +1,22 @@
 """beetles: automatic anatomical landmarks on 2D specimen photos.
 
-A reproduction of Le Van Linh et al., "Deep Learning for landmarking on
-morphometry anatomical images", on the paper's own stack (Theano, Lasagne,
-nolearn), and a tool built on it.
+Three products in one package, each a sub-package over a shared core:
 
-Importing the package installs the compatibility layer of
-:mod:`beetles.compat` (Theano flags and import shims) so that Theano 1.0.5,
-Lasagne 0.1 and nolearn 0.6.1 import and run on Python 3.11.  It imports none
-of them itself: ``import beetles`` stays fast.
+* :mod:`beetles.core` and :mod:`beetles.formats`: the data model (specimens,
+  coordinate frames, photos, metrics) and the landmark file formats;
+* :mod:`beetles.paper`: the reproduction of Le Van Linh et al., "Deep
+  Learning for landmarking on morphometry anatomical images" (models 1-3 on
+  Theano, Lasagne and nolearn, and the same networks on PyTorch), with the
+  cross-validation studies of :mod:`beetles.studies`;
+* :mod:`beetles.compact`: compact landmark models that learn in CPU minutes;
+* :mod:`beetles.tool`: the landmarking tool (``beetles train``, ``predict``,
+  ``evaluate``); :mod:`beetles.synth` draws synthetic beetles.
+
+Every model is registered once in :mod:`beetles.registry` and used through
+the interface of :mod:`beetles.model`; :mod:`beetles.cli` holds every
+command-line option.  ``import beetles`` imports nothing heavy: the Theano
+compatibility layer is installed by :mod:`beetles.paper.nolearn`, when the
+paper's stack is used.  See ``docs/architecture.md``.
 """
-from beetles import compat as _compat
 
-_compat.install()
-
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -7,12 +7,12 @@ with **untrained, random weights** (the speed does not depend on the
 weights) or uses a trained one (``--model-dir``), and times the predict path
 on this CPU:
 
-* decoding: :meth:`beetles.landmarker.Landmarker.decode` per photo
-  (:func:`beetles.preprocess.letterbox_rgb`: EXIF orientation, JPEG draft
+* decoding: :meth:`beetles.tool.train.Landmarker.decode` per photo
+  (:func:`beetles.paper.preprocess.letterbox_rgb`: EXIF orientation, JPEG draft
   mode, letterbox to 256×192, and the 1024×768 fine photo for cascade);
-* the network: :meth:`~beetles.landmarker.Landmarker.predict` on the decoded
+* the network: :meth:`~beetles.tool.train.Landmarker.predict` on the decoded
   photos in batches of 16 (the 256×192 input; decoding excluded);
-* end to end: :func:`beetles.landmarker.predict`, what the command runs
+* end to end: :func:`beetles.tool.train.predict`, what the command runs
   (decode, network, TPS file).
 
 For models 1-3 each is timed with one deterministic pass (no spread) and
@@ -67,47 +67,35 @@ def write_photos(folder: Path, count: int, size=SIZE, seed: int = 0) -> list[Pat
 
 
 def untrained_model(folder: Path, model, n_landmarks: int = LANDMARKS) -> Path:
-    """A model folder with random weights: ``model.pt`` or ``params.npz``, and ``settings.json``."""
-    import torch
+    """A model folder with random weights (the model's weight file) and ``settings.json``."""
+    from beetles.core.files import write_text
+    from beetles.registry import build_model, model_info
+    from beetles.tool.modelfolder import SETTINGS_JSON
 
-    from beetles.engines import save_params
-    from beetles.files import atomic_write, write_text
-    from beetles.landmarker import MODEL_PT, PARAMS_NPZ, SETTINGS_JSON
-    from beetles.models import is_compact_model, parse_model
-
-    model = parse_model(model)
+    info = model_info(model)
     folder.mkdir(parents=True, exist_ok=True)
-    if is_compact_model(model):
-        from beetles.heatmap import HeatmapNet
-
-        state = HeatmapNet(model, n_landmarks, max_epochs=1, seed=0).state()
-        state["params"] = {k: torch.from_numpy(np.array(v)) for k, v in state["params"].items()}
-        with atomic_write(folder / MODEL_PT, "wb") as handle:
-            torch.save(state, handle)
-    else:
-        from beetles.torch_engine import build_torch, torch_params
-
-        save_params(torch_params(build_torch(model, n_landmarks, seed=0)), folder / PARAMS_NPZ)
-    settings = {"format": 1, "model": str(model), "landmarks": n_landmarks, "note": "untrained, random weights"}
+    build_model(info, n_landmarks, info.schedule(epochs=1, seed=0), engine="torch").save(folder / info.weights_file)
+    settings = {"format": 1, "model": info.name, "landmarks": n_landmarks, "note": "untrained, random weights"}
     write_text(folder / SETTINGS_JSON, json.dumps(settings, indent=2))
     return folder
 
 
-def time_path(landmarker, photos, passes: int, out: Path) -> dict:
+def time_path(model, photos, passes: int, out: Path) -> dict:
     """Seconds for decoding, the network (batches of 16) and end to end."""
-    from beetles.landmarker import BATCH, predict
+    from beetles.tool.predict import PredictSettings, predict
+    from beetles.tool.validate import BATCH
 
     started = time.perf_counter()
-    decoded = [landmarker.decode(path) for path in photos]
+    decoded = [model.decode(path) for path in photos]
     decode = time.perf_counter() - started
     started = time.perf_counter()
     for start in range(0, len(decoded), BATCH):
-        landmarker.predict(decoded[start:start + BATCH], passes)
+        model.predict_photos(decoded[start:start + BATCH], passes)
     network = time.perf_counter() - started
     del decoded
     model_dir = out.parent / "model"
     started = time.perf_counter()
-    predict(model_dir, [photos[0].parent], out, passes=passes, progress=False, log=lambda *_: None)
+    predict(PredictSettings(model_dir, [photos[0].parent], out, passes=passes, progress=False), log=lambda *_: None)
     total = time.perf_counter() - started
     return {"decode": decode, "network": network, "total": total}
 
@@ -122,8 +110,8 @@ def main(argv=None) -> int:
 
     import torch
 
-    from beetles.landmarker import Landmarker, read_settings
-    from beetles.torch_engine import use_all_cores
+    from beetles.core.torchutil import use_all_cores
+    from beetles.tool.modelfolder import load_folder, read_settings
 
     use_all_cores()
     with tempfile.TemporaryDirectory(prefix="beetles_predict_speed_") as tmp:
@@ -142,25 +130,26 @@ def main(argv=None) -> int:
             weights = "untrained, random weights (the speed does not depend on them)"
         settings = read_settings(model_dir)
         started = time.perf_counter()
-        landmarker = Landmarker.load(model_dir)
+        model = load_folder(model_dir)
         load = time.perf_counter() - started
         print(f"model {settings['model']}, {settings['landmarks']} landmarks, {weights}; loading it takes "
               f"{load:.2f} s (part of each end-to-end time)")
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-        landmarker.predict([landmarker.decode(photos[0])], args.passes)  # warm-up (allocations, compilation)
-        runs = {"spread": args.passes} if landmarker.compact else {"1 pass": 1, f"{args.passes} passes": args.passes}
+        model.predict_photos([model.decode(photos[0])], args.passes)  # warm-up (allocations, compilation)
+        passes_matter = model.info.spread_needs_passes
+        runs = {"1 pass": 1, f"{args.passes} passes": args.passes} if passes_matter else {"spread": args.passes}
         results = {}
         for label, passes in runs.items():
-            seconds = time_path(landmarker, photos, passes, tmp / "out.tps")
+            seconds = time_path(model, photos, passes, tmp / "out.tps")
             results[label] = seconds
             n = len(photos)
-            print(f"{label if not landmarker.compact else 'with its spread'}: "
+            print(f"{label if passes_matter else 'with its spread'}: "
                   f"{n / seconds['total']:.2f} images/s end to end "
                   f"(decode {1000 * seconds['decode'] / n:.0f} ms/photo, network {1000 * seconds['network'] / n:.0f} "
-                  f"ms/photo); decode excluded, 256×192 input{FINE_NOTE if landmarker.fine_scale else ''}: "
+                  f"ms/photo); decode excluded, 256×192 input{FINE_NOTE if model.info.fine_scale else ''}: "
                   f"{n / seconds['network']:.1f} images/s")
-        if landmarker.compact:
-            print("(the compact models give the spread with the prediction: no separate run without it)")
+        if not passes_matter:
+            print("(this model gives the spread with the prediction: no separate run without it)")
     key = " ".join(
         f"{label.replace(' ', '_')}_{what}_s={value:.3f}" for label, seconds in results.items()
         for what, value in seconds.items())

@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from beetles.paper import PART_NAMES, PARTS
-from beetles.shapes import shape_model
-from beetles.synthetic import DEFAULT_SIZE, specimen_jpeg
+from beetles.paper.settings import PART_NAMES, PARTS
+from beetles.synth.render import specimen_jpeg
+from beetles.synth.shapes import shape_model
+from beetles.synth.specimens import DEFAULT_SIZE
 
 FULL_SIZE = (3264, 2448)
 

@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-import beetles  # noqa: F401  (Theano flags and compatibility layer)
-from beetles.models import layer_table, training_flops
+import beetles.paper.nolearn  # noqa: F401  (Theano flags and compatibility layer)
+from beetles.paper.networks import layer_table, training_flops
 
 BATCH = 128
 
@@ -56,7 +56,7 @@ def time_theano(args) -> dict:
     """Theano: nolearn's compiled training and prediction functions."""
     import theano
 
-    from beetles.models import build_nolearn
+    from beetles.paper.nolearn import build_nolearn
 
     X, y = data(args.landmarks)
     start = time.perf_counter()
@@ -82,7 +82,8 @@ def time_torch(args) -> dict:
     """PyTorch: the torch engine's training step and prediction, data on the device."""
     import torch
 
-    from beetles.torch_engine import build_torch_net, device_description
+    from beetles.core.torchutil import device_description
+    from beetles.paper.torch_training import build_torch_net
 
     X, y = data(args.landmarks)
     start = time.perf_counter()

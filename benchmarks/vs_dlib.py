@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import hashlib
 import json
 import os
@@ -64,16 +63,18 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from beetles.errors import BeetlesError, DataError, exit_status
-from beetles.evaluation import mean_distances
-from beetles.files import WriteError, atomic_write, write_text
+from beetles.cli.options import exit_status, rounds_option
+from beetles.core.errors import BeetlesError, DataError
+from beetles.core.files import WriteError, write_text
+from beetles.core.frames import NETWORK, rescale
+from beetles.core.images import load_rgb
+from beetles.core.metrics import mean_distances, mean_shape
+from beetles.core.rounds import Round
+from beetles.core.specimen import PartData, Specimen
+from beetles.formats.landmark_csv import read_landmark_values, write_landmark_values
 from beetles.formats.published import read_paired_csv
-from beetles.frames import NETWORK, rescale
-from beetles.images import load_rgb
-from beetles.paper import PART_NAMES
-from beetles.reporting import write_table
-from beetles.rounds import Round
-from beetles.specimen import PartData, Specimen
+from beetles.formats.results import write_table
+from beetles.paper.settings import PART_NAMES
 
 #: ml-morph's published shape-predictor parameters (Porto and Voje 2020,
 #: ``shape_trainer.py``); every other option keeps dlib's default.
@@ -96,7 +97,6 @@ MANUAL_TOLERANCE = 0.01
 PREDICTOR_FILE = "predictor.dat"
 RECORD_FILE = "dlib.json"
 PREDICTIONS_FILE = "dlib_predictions.csv"
-PREDICTIONS_COLUMNS = ["image", "landmark", "x", "y"]
 #: Training options that do not change the trained predictor: a recorded
 #: round is reused whatever they were.
 UNMATCHED_OPTIONS = ("num_threads", "be_verbose")
@@ -109,7 +109,7 @@ INSTALL_HINT = ("dlib is not installed (it is not a dependency of beetles): `pip
 def load_data(data, part: str, progress: bool = True) -> PartData:
     """A part's specimens, as the experiments load them (the synthetic dataset
     when ``data`` is ``None``)."""
-    from beetles.experiment import load_experiment_data
+    from beetles.studies.experiment import load_experiment_data
 
     return load_experiment_data(data, part, progress=progress)
 
@@ -117,9 +117,10 @@ def load_data(data, part: str, progress: bool = True) -> PartData:
 def choose_rounds(data: PartData, rounds_text: str | None = "1") -> list[Round]:
     """The project's cross-validation rounds of ``data`` (``Experiment.all_rounds``),
     those named by ``rounds_text``: a count ``"3"`` or a list ``"1,4,7"``."""
-    from beetles.experiment import Experiment, parse_rounds
+    from beetles.studies.crossval import Experiment
 
-    experiment = Experiment(name=data.name, data=data, out=Path("."), rounds=parse_rounds(rounds_text))
+    rounds = None if rounds_text is None else rounds_option(rounds_text)
+    experiment = Experiment(name=data.name, data=data, out=Path("."), rounds=rounds)
     return experiment.chosen_rounds()
 
 
@@ -171,8 +172,8 @@ def trivial_predictions(train: list[Specimen], test: list[Specimen]) -> np.ndarr
     mapped to each photo; when every photo has one size (the study's, the
     synthetic data) that is the mean of the training landmarks in photo pixels.
     """
-    mean_shape = np.nanmean(network_landmarks(train), axis=0)
-    return to_photo(np.broadcast_to(mean_shape, (len(test), *mean_shape.shape)), test)
+    shape = mean_shape(network_landmarks(train))
+    return to_photo(np.broadcast_to(shape, (len(test), *shape.shape)), test)
 
 
 @dataclass
@@ -364,39 +365,24 @@ def cache_mismatch(record: dict, key: dict) -> str | None:
 
 
 def write_predictions(path, names: list[str], points) -> Path:
-    """``image,landmark,x,y`` (landmarks 1-based, photo frame, y down), atomically."""
+    """``image,landmark,x,y`` (landmarks 1-based, photo frame, y down, every digit), atomically."""
     points = np.asarray(points, dtype=np.float64)
-    with atomic_write(path) as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(PREDICTIONS_COLUMNS)
-        for name, shape in zip(names, points, strict=True):
-            for k, (x, y) in enumerate(shape):
-                writer.writerow([name, k + 1, repr(float(x)), repr(float(y))])
-    return Path(path)
+    return write_landmark_values(path, names, {"x": points[..., 0], "y": points[..., 1]}, digits=None)
 
 
 def read_predictions(path, names: list[str], n_landmarks: int) -> np.ndarray:
     """``(len(names), n_landmarks, 2)`` from :func:`write_predictions`' file;
     :class:`DataError` unless it holds exactly those photos and landmarks."""
     path = Path(path)
-    where = {name: j for j, name in enumerate(names)}
-    points = np.full((len(names), n_landmarks, 2), np.nan)
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            if next(reader, None) != PREDICTIONS_COLUMNS:
-                raise DataError(f"{path}: the header is not {','.join(PREDICTIONS_COLUMNS)}")
-            for line, row in enumerate(reader, start=2):
-                if len(row) != 4 or row[0] not in where:
-                    raise DataError(f"{path}, line {line}: not a row of a test photo of this round: {row}")
-                k = int(row[1]) - 1
-                if not 0 <= k < n_landmarks or not np.isnan(points[where[row[0]], k]).all():
-                    raise DataError(f"{path}, line {line}: landmark {row[1]} out of range or repeated")
-                points[where[row[0]], k] = (float(row[2]), float(row[3]))
-    except ValueError as error:
-        raise DataError(f"{path}: not a number: {error}") from None
+        tables = read_landmark_values(path, ["x", "y"])
+    except DataError as error:
+        raise DataError(f"{path}: a row is malformed or repeated ({error})") from None
+    if sorted(tables) != sorted(names) or any(len(v) != n_landmarks for v in tables.values()):
+        raise DataError(f"{path}: some test photos or landmarks are missing, or others are there")
+    points = np.stack([tables[name] for name in names])
     if np.isnan(points).any():
-        raise DataError(f"{path}: some test photos or landmarks are missing")
+        raise DataError(f"{path}: some landmarks are missing")
     return points
 
 

@@ -4,7 +4,7 @@
 
 Run experiments/pretrain_pooled.py first. Writes results/left_mandible_finetune/.
 """
-from beetles.finetune import finetune_main
+from beetles.cli.experiments import finetune_main
 
 if __name__ == "__main__":
     raise SystemExit(finetune_main("left_mandible"))

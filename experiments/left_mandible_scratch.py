@@ -2,9 +2,9 @@
 
     python experiments/left_mandible_scratch.py [--data DIR] [--epochs N] [--rounds K] [--paper] ...
 
-Writes results/left_mandible_scratch/ (see beetles/experiment.py for the files).
+Writes results/left_mandible_scratch/ (see beetles/studies/outputs.py for the files).
 """
-from beetles.experiment import scratch_main
+from beetles.cli.experiments import scratch_main
 
 if __name__ == "__main__":
     raise SystemExit(scratch_main("left_mandible"))

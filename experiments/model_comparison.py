@@ -5,9 +5,9 @@ mean-shape predictor, per part, with the same CPU minutes per round.
 
 Writes results/model_comparison/: comparison.csv (part,model,mean_distance_px,
 ratio_to_trivial,...), comparison.png, and one experiment folder per part
-and model (see beetles/comparison.py).
+and model (see beetles/studies/comparison.py).
 """
-from beetles.comparison import comparison_main
+from beetles.cli.experiments import comparison_main
 
 if __name__ == "__main__":
     raise SystemExit(comparison_main())

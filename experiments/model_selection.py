@@ -8,7 +8,7 @@ experiment folder), fig10_models_1_2.png and fig11_model3.png (training and
 validation loss per epoch), and models.csv (model,train_loss,valid_loss,
 mean_distance,trivial_distance).
 """
-from beetles.experiment import model_selection_main
+from beetles.cli.experiments import model_selection_main
 
 if __name__ == "__main__":
     raise SystemExit(model_selection_main())

@@ -5,7 +5,7 @@
 
 Writes results/pretrain_pooled/pretrained.pkl (the whole pickled net).
 """
-from beetles.finetune import pretrain_main
+from beetles.cli.experiments import pretrain_main
 
 if __name__ == "__main__":
     raise SystemExit(pretrain_main())

@@ -1,26 +1,18 @@
-"""Shared fixtures: small real photos and landmark files made by the tests."""
+"""Shared fixtures: small real photos and landmark files made by the tests, and
+the paper's models in miniature registered beside the real ones."""
 from __future__ import annotations
+
+import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
-from PIL import Image
 
+from beetles import registry
+from tests.helpers import MINI1, MINI3, make_photo
 
-def make_photo(path, size=(320, 240), seed=0, mode="RGB", fmt=None):
-    """Write a real photo (random smooth colours) of ``size`` (w, h); returns its RGB array."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    yy, xx = np.mgrid[0:h, 0:w]
-    rgb = np.stack(
-        [(128 + 100 * np.sin(xx / (7 + c) + seed) * np.cos(yy / (9 + c))).astype(np.uint8) for c in range(3)], axis=-1
-    )
-    rgb = np.clip(rgb.astype(int) + rng.integers(0, 20, rgb.shape), 0, 255).astype(np.uint8)
-    image = Image.fromarray(rgb, "RGB")
-    if mode != "RGB":
-        image = image.convert(mode)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format=fmt)
-    return rgb
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one process per core: one PyTorch thread each
+    os.environ.setdefault("BEETLES_THREADS", "1")
 
 
 @pytest.fixture
@@ -41,20 +33,21 @@ def part_folder(tmp_path):
     return folder, np.array(truth)
 
 
-def blob_part(folder, count=10, seed=0, landmarks=2, region=((40, 40), (280, 200))):
-    """A part folder of 320×240 JPEGs showing dark discs where the landmarks
-    are, drawn uniformly in ``region`` ((x0, y0), (x1, y1); pixels, y down)."""
-    rng = np.random.default_rng(seed)
-    images = folder / "images"
-    images.mkdir(parents=True)
-    blocks = []
-    yy, xx = np.mgrid[0:240, 0:320]
-    for k in range(count):
-        points = rng.uniform(*region, size=(landmarks, 2))
-        rgb = np.full((240, 320, 3), 220, np.uint8)
-        for x, y in points:
-            rgb[(xx - x) ** 2 + (yy - y) ** 2 < 8**2] = 30
-        Image.fromarray(rgb).save(images / f"b{k:02d}.jpg", quality=90)
-        blocks.append("\n".join([f"LM={landmarks}", *(f"{x:.2f} {240 - y:.2f}" for x, y in points), f"IMAGE=b{k:02d}.jpg"]))
-    (folder / "landmarks.tps").write_text("\n".join(blocks) + "\n")
-    return folder
+@pytest.fixture
+def mini_models(monkeypatch):
+    """Models 1 and 3 in miniature (:data:`tests.helpers.MINI1`, ``MINI3``)
+    registered as ``mini1`` and ``mini3``: the paper's layers in the same
+    order, trained and run as the paper's models are, in a fraction of the time."""
+    for name, spec in (("mini1", MINI1), ("mini3", MINI3)):
+        paper = registry.MODELS[name[-1]]
+        monkeypatch.setitem(registry.MODELS, name, replace(paper, name=name, label=name, config={"network": spec}))
+    return ("mini1", "mini3")
+
+
+@pytest.fixture(autouse=True)
+def _plain_kernels(request, monkeypatch):
+    """The default run skips ``torch.compile`` of the pooling kernels (tens of
+    seconds per process; the values are the same): the slow tests, which
+    train the full models, run them compiled as a user's run does."""
+    if "slow" not in request.keywords:
+        monkeypatch.setattr("beetles.paper.torch_layers.COMPILE", False)

@@ -1,4 +1,4 @@
-"""The result files the study's authors published (``data/reference/``).
+"""The result files the study's authors published (:func:`beetles.paper.settings.published_dir`).
 
 Two layouts:
 
@@ -12,14 +12,13 @@ Two layouts:
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from beetles.errors import DataError, FormatError
-from beetles.files import atomic_write
+from beetles.core.errors import FormatError
+from beetles.formats.landmark_csv import read_landmark_values, write_landmark_values
 
 _COLUMN_SETS = (
     ("image", "landmark", "x1", "y1", "x2", "y2"),
@@ -43,45 +42,18 @@ class PairedLandmarks:
 def read_paired_csv(path) -> PairedLandmarks:
     """Read a long CSV of manual and predicted landmarks (see module doc)."""
     path = Path(path)
-    try:
-        handle = open(path, newline="", encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    with handle:
-        reader = csv.reader(handle)
-        header = [h.strip().lower() for h in next(reader, [])]
-        columns = next((c for c in _COLUMN_SETS if set(c) <= set(header)), None)
-        if columns is None:
-            raise FormatError(path, 1, "expected columns " + " or ".join(",".join(c) for c in _COLUMN_SETS))
-        index = [header.index(c) for c in columns]
-        per_image: dict[str, dict[int, list[float]]] = {}
-        for lineno, row in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in row):
-                continue
-            try:
-                image, number = row[index[0]].strip(), int(row[index[1]])
-                values = [float(row[i]) for i in index[2:]]
-            except (ValueError, IndexError):
-                raise FormatError(path, lineno, f"cannot read {row!r} as image, landmark and four numbers") from None
-            per_image.setdefault(image, {})[number] = values
-    counts = {len(v) for v in per_image.values()}
+    tables = read_landmark_values(path, [c[2:] for c in _COLUMN_SETS])
+    counts = {len(v) for v in tables.values()}
     if len(counts) != 1:
         raise FormatError(path, None, f"images have different landmark counts: {sorted(counts)}")
-    n = counts.pop()
-    images = list(per_image)
-    table = np.array([[per_image[i][k] for k in range(1, n + 1)] for i in images])
-    return PairedLandmarks(images, table[..., 0:2], table[..., 2:4])
+    table = np.stack(list(tables.values()))
+    return PairedLandmarks(list(tables), table[..., 0:2], table[..., 2:4])
 
 
 def write_paired_csv(path, images, manual, predicted) -> Path:
     """Write ``image,landmark,x_manual,y_manual,x_pred,y_pred`` (1-based
     landmarks; ``manual``/``predicted`` ``(N, n, 2)`` in the caller's frame,
-    y down).  Atomic."""
-    manual, predicted = np.asarray(manual), np.asarray(predicted)
-    with atomic_write(path) as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(_COLUMN_SETS[1])
-        for image, m_rows, p_rows in zip(images, manual, predicted):
-            for number, (m, p) in enumerate(zip(m_rows, p_rows), start=1):
-                writer.writerow([image, number, *(f"{v:.4f}" for v in (*m, *p))])
-    return Path(path)
+    y down; 4 decimals, an empty cell for a missing landmark).  Atomic."""
+    manual, predicted = np.asarray(manual, np.float64), np.asarray(predicted, np.float64)
+    columns = dict(zip(_COLUMN_SETS[1][2:], (manual[..., 0], manual[..., 1], predicted[..., 0], predicted[..., 1])))
+    return write_landmark_values(path, list(images), columns, digits=4)

@@ -17,7 +17,7 @@ One block per specimen::
 
 Keywords are case-insensitive.  Coordinates have y pointing **up**
 (``row = image height - y``); in memory beetles keeps y down, so turning a
-:class:`TpsRecord` into a :class:`~beetles.specimen.Specimen` needs the
+:class:`TpsRecord` into a :class:`~beetles.core.specimen.Specimen` needs the
 image's height (:func:`read_tps`).
 """
 from __future__ import annotations
@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from beetles.errors import DataError, FormatError
-from beetles.files import atomic_write
-from beetles.frames import flip_y
-from beetles.specimen import Specimen
+from beetles.core.errors import DataError, FormatError
+from beetles.core.files import atomic_write
+from beetles.core.frames import flip_y
+from beetles.core.specimen import Specimen
 
 _KEY = re.compile(r"^\s*([A-Za-z]+)\s*=\s*(.*?)\s*$")
 _BLOCK_KEYS = ("CURVES", "OUTLINES")
@@ -167,7 +167,7 @@ def read_tps(path, image_dir=None, size=None, require_image: bool = True, proble
     list, specimens whose photo cannot be opened are skipped and the reason
     appended to it instead of raised.
     """
-    from beetles.images import resolve_frame  # images imports Pillow; keep it lazy
+    from beetles.core.images import resolve_frame  # images imports Pillow; keep it lazy
 
     path = Path(path)
     image_dir = Path(image_dir) if image_dir is not None else path.parent

@@ -1,0 +1,258 @@
+"""Every command line of beetles: ``beetles`` (also ``python -m beetles``) here,
+the experiment scripts in :mod:`beetles.cli.experiments`.
+
+Each subcommand is a small function that parses nothing itself: the parser is
+built in :func:`build_parser`, the options become a typed settings object
+(:class:`beetles.tool.train.TrainSettings`, …), and the work is done by the
+package, so that everything the command line does is also a plain Python
+call.  Only this package uses ``argparse``.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from beetles.cli.options import add_engine_options, exit_status, optional_path, positive_int, size_option
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from beetles.paper.compat import stack_report
+
+    report = stack_report(check_compile=not args.no_compile_check)
+    width = max(len(key) for key in report)
+    for key, value in report.items():
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def _cmd_tables(args: argparse.Namespace) -> int:
+    from beetles.studies.tables import write_paper_tables
+
+    written = write_paper_tables(Path(args.out), args.reference)
+    for path in written:
+        print(path)
+    return 0
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from beetles.synth.dataset import generate_dataset
+    from beetles.synth.difficulty import trivial_errors, trivial_report
+
+    dataset = generate_dataset(
+        Path(args.out),
+        parts=args.parts,
+        specimens=args.specimens,
+        seed=args.seed,
+        size=args.size,
+        preview=args.preview,
+        progress=not args.quiet,
+        workers=args.workers,
+    )
+    for name, folder in dataset.items():
+        print(f"{name}: {folder}")
+    if dataset.preview:
+        print(f"contact sheet: {dataset.preview}")
+    if args.report:
+        errors = trivial_errors(Path(args.out))
+        print(trivial_report({name: errors[name] for name in dataset}))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from beetles.tool.evaluate import evaluate_files, format_summary
+
+    result = evaluate_files(Path(args.manual), Path(args.pred), Path(args.out) if args.out else None)
+    print(format_summary(result))
+    for path in result.get("files", []):
+        print(path)
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from beetles.tool.train import TrainSettings, train
+
+    train(TrainSettings(
+        out=Path(args.out), data=optional_path(args.data), landmarks=optional_path(args.landmarks), model=args.model,
+        epochs=args.epochs, minutes=args.minutes, engine=args.engine, device=args.device,
+        validation=args.validation, seed=args.seed, progress=not args.quiet, force=args.force,
+    ))
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from beetles.tool.predict import PredictSettings, predict
+
+    result = predict(PredictSettings(
+        model_dir=Path(args.model_dir), photos=args.photos, out=Path(args.out), csv=optional_path(args.csv),
+        overlays=optional_path(args.overlays), review_threshold=args.review_threshold, passes=args.passes,
+        progress=not args.quiet,
+    ))
+    return 1 if result.skipped else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``beetles`` command, with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="beetles",
+        description=(
+            "Automatic anatomical landmarks on specimen photos: a reproduction "
+            "of Le Van Linh et al. (beetles, model 3) and a landmarking tool."
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    info = sub.add_parser(
+        "info",
+        help="versions of the stack, Theano's device, floatX and BLAS",
+        description=(
+            "Print the versions of Python, NumPy, SciPy, scikit-learn, Pillow, "
+            "matplotlib, Theano, Lasagne and nolearn; Theano's device, floatX, "
+            "BLAS flags and compile directory; and whether Theano can compile "
+            "C code (it needs a C compiler)."
+        ),
+    )
+    info.add_argument(
+        "--no-compile-check",
+        action="store_true",
+        help="skip the test compilation of a small Theano function",
+    )
+    info.set_defaults(func=_cmd_info)
+
+    tables = sub.add_parser(
+        "tables",
+        help="recompute the paper's tables from the published landmarks",
+        description=(
+            "Read the landmarks the authors published (manual, from-scratch "
+            "and fine-tuned predictions) and write the paper's Tables 2, 3, 4, "
+            "6, 8, 10, 11, 12 as CSV files and Figs. 12 and 15 as PNG files."
+        ),
+    )
+    tables.add_argument("--out", required=True, help="output folder (created if missing)")
+    tables.add_argument(
+        "--reference",
+        default=None,
+        help="folder of the published landmarks (default: the copy installed with beetles)",
+    )
+    tables.set_defaults(func=_cmd_tables)
+
+    from beetles.paper.settings import PART_NAMES
+    from beetles.synth.specimens import DEFAULT_SEED, DEFAULT_SIZE
+
+    synth = sub.add_parser(
+        "synth",
+        help="write a synthetic beetle dataset (the default data)",
+        description=(
+            "Generate synthetic beetle photos and landmarks in the dataset layout real data uses "
+            "(OUT/<part>/images/*.jpg and OUT/<part>/landmarks.tps, y up, photo frame). Shapes come "
+            "from a statistical shape model of the published manual landmarks. The same seed gives "
+            "byte-identical files."
+        ),
+    )
+    synth.add_argument("--out", required=True, help="dataset folder to write")
+    synth.add_argument("--parts", nargs="+", choices=PART_NAMES, metavar="NAME",
+                       help=f"parts to generate (default: all: {' '.join(PART_NAMES)})")
+    synth.add_argument("--specimens", type=int, default=None,
+                       help="specimens per part (default: the study's, 293; 286 and 290 for the mandibles)")
+    synth.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default: %(default)s)")
+    synth.add_argument("--size", type=size_option, default=DEFAULT_SIZE, metavar="WxH",
+                       help="photo size, 4:3 (default: %dx%d; 3264x2448 is the study's)" % DEFAULT_SIZE)
+    synth.add_argument("--preview", action="store_true", help="also write OUT/preview.png, a contact sheet")
+    synth.add_argument("--report", action="store_true",
+                       help="print the trivial predictor's error per part next to the real beetles'")
+    synth.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    synth.add_argument("--quiet", action="store_true", help="no progress bars")
+    synth.set_defaults(func=_cmd_synth)
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="compare predicted with manual landmarks (distances, Procrustes, centroid size)",
+        description=(
+            "Compare two TPS files of the same specimens, paired by IMAGE= name: the per-landmark "
+            "distance in pixels, a generalised Procrustes analysis of all manual and predicted "
+            "configurations (Procrustes distance per specimen) and the centroid sizes. Prints a "
+            "summary; with --out also writes landmarks.csv, specimens.csv, summary.json and report.png."
+        ),
+    )
+    evaluate.add_argument("--manual", required=True, metavar="A.tps", help="TPS file of the manual landmarks")
+    evaluate.add_argument("--pred", required=True, metavar="B.tps", help="TPS file of the predicted landmarks")
+    evaluate.add_argument("--out", default=None, metavar="DIR",
+                          help="folder to write the tables, summary.json and report.png into (created if missing)")
+    evaluate.set_defaults(func=_cmd_evaluate)
+
+    from beetles.registry import DEFAULT_MODEL, MODELS
+    from beetles.tool.inputs import DEFAULT_SEED, DEFAULT_VALIDATION
+    from beetles.tool.validate import PASSES
+
+    train = sub.add_parser(
+        "train",
+        help="train a landmarking model on a folder of landmarked photos",
+        description=(
+            "Train a model that places the landmarks of DIR's photos (DIR/images/ and DIR/landmarks.tps, or "
+            "--landmarks FILE, a TPS or long CSV naming the photos) on new photos. Any landmark count, photo size "
+            "and aspect ratio; missing landmarks allowed (compact models). A seeded share of the specimens is "
+            "held out for validation. Writes MODEL_DIR/: the model (model.pt or params.npz), settings.json, "
+            "losses.csv, fig_losses.png, validation.csv and validation.json."
+        ),
+    )
+    train.add_argument("--data", default=None, metavar="DIR",
+                       help="part folder: images/ and landmarks.tps (with --landmarks: where the photos are)")
+    train.add_argument("--out", required=True, metavar="MODEL_DIR", help="model folder to write")
+    train.add_argument("--landmarks", default=None, metavar="FILE",
+                       help="a TPS or long CSV (image,landmark,x,y; y down) naming the photos, instead of "
+                       "DIR/landmarks.tps")
+    train.add_argument("--model", default=DEFAULT_MODEL, choices=list(MODELS),
+                       help="cascade (default: fast, any aspect ratio), heatmap, regress, or the paper's "
+                       "models 1, 2, 3 (4:3 photos; they need --epochs or --minutes)")
+    train.add_argument("--epochs", type=positive_int, default=None,
+                       help="epochs (compact models: 60 by default; cascade trains its coarse network and then "
+                       "its refiner for this many each)")
+    train.add_argument("--minutes", type=float, default=None,
+                       help="wall-clock budget in minutes: training stops when it is spent")
+    add_engine_options(train)
+    train.add_argument("--validation", type=float, default=DEFAULT_VALIDATION,
+                       help="share of the specimens held out for validation (default %(default)s; at least one "
+                       "when there are 5 or more)")
+    train.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default %(default)s)")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument("--force", action="store_true", help="replace a model already in MODEL_DIR")
+    train.set_defaults(func=_cmd_train)
+
+    predict = sub.add_parser(
+        "predict",
+        help="place landmarks on new photos with a trained model",
+        description=(
+            "Place the landmarks of MODEL_DIR's model on photos (files, or folders of .jpg .jpeg .png .tif .tiff "
+            ".bmp). Writes a TPS file (each photo's own upright pixels, y up, IMAGE= the file name) and "
+            "optionally a long CSV (y down) with each landmark's spread, a review list and overlays. A photo "
+            "that cannot be read is reported and skipped; the exit status is then 1 (the others are written)."
+        ),
+    )
+    predict.add_argument("model_dir", metavar="MODEL_DIR", help="a model folder written by beetles train")
+    predict.add_argument("photos", nargs="+", metavar="IMAGES_OR_FOLDER", help="photos and folders of photos")
+    predict.add_argument("--out", required=True, metavar="FILE.tps", help="TPS file to write")
+    predict.add_argument("--csv", default=None, metavar="FILE",
+                         help="also write image,landmark,x,y,spread_px (photo pixels, y down)")
+    predict.add_argument("--overlays", default=None, metavar="DIR",
+                         help="also write each photo (at most 1600 px wide) with numbered landmarks and a circle "
+                         "of radius = spread")
+    predict.add_argument("--review-threshold", type=float, default=None, metavar="PX",
+                         help="list every landmark whose spread exceeds PX photo pixels (stdout and "
+                         "<out stem>_review.csv)")
+    predict.add_argument("--passes", type=int, default=PASSES,
+                         help="models 1-3: Monte-Carlo dropout (model 3) or test-time augmentation passes for "
+                         "the spread (default %(default)s; 1: one deterministic pass, no spread)")
+    predict.add_argument("--quiet", action="store_true", help="no progress bar")
+    predict.set_defaults(func=_cmd_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 on success)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return exit_status(f"beetles {args.command}", lambda: args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""Safe file writing: every result and weight file is written atomically.
+
+:func:`atomic_write` writes to a temporary file in the destination folder and
+renames it over the destination only when writing succeeded, so a crash, a
+Ctrl-C or a full disk never leaves a half-written file behind (an older
+complete file stays as it was).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from beetles.core.errors import BeetlesError
+
+
+class WriteError(BeetlesError, OSError):
+    """A result or weight file could not be written (full disk, no permission)."""
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode: str = "w", **open_kwargs):
+    """Open a temporary file beside ``path``; rename it to ``path`` on success.
+
+    ``mode`` is ``"w"`` (text, UTF-8, ``newline=""`` unless given) or
+    ``"wb"``.  The parent folder is created if missing.  On any exception
+    the temporary file is removed and the exception propagates; an
+    ``OSError`` (e.g. a full disk) becomes a :class:`WriteError` naming the
+    file.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_write mode must be 'w' or 'wb', not {mode!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+    if mode == "w":
+        open_kwargs.setdefault("encoding", "utf-8")
+        open_kwargs.setdefault("newline", "")
+    try:
+        with os.fdopen(fd, mode, **open_kwargs) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as error:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if isinstance(error, OSError) and not isinstance(error, WriteError):
+            raise WriteError(f"{path}: cannot write ({error.strerror or error}); the previous file, if any, is unchanged") from error
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_text(path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically; returns the path."""
+    with atomic_write(path) as handle:
+        handle.write(text)
+    return Path(path)
+
+
+def write_bytes(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; returns the path."""
+    with atomic_write(path, "wb") as handle:
+        handle.write(data)
+    return Path(path)
+

@@ -1,0 +1,215 @@
+"""CSV landmark layouts (y down, image rows, in both).
+
+* The original study's wide layout: one row per image, ``x1,y1,…,xn,yn``
+  then an ``Image`` column (:func:`read_study_csv`, :func:`write_study_csv`).
+  The study's CSVs held 256×192 network-frame coordinates.
+* Long layouts: one row per image and landmark, ``image,landmark,<values>``
+  with 1-based landmark numbers.  :func:`write_landmark_values` and
+  :func:`read_landmark_values` write and read any such table (predictions
+  with their spread, held-out predictions beside the manual landmarks, a
+  model's spread); :func:`read_long_csv` / :func:`write_long_csv` are the
+  plain ``image,landmark,x,y`` landmark file, read into specimens.
+
+In a landmark file an empty cell or a negative coordinate means a missing
+landmark (``nan``); in the other tables an empty cell is ``nan``.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import numpy as np
+
+from beetles.core.errors import DataError, FormatError
+from beetles.core.files import atomic_write
+from beetles.core.frames import NETWORK
+from beetles.core.images import resolve_frame
+from beetles.core.specimen import Specimen
+
+_WIDE_COLUMN = re.compile(r"^([xy])(\d+)$", re.IGNORECASE)
+
+
+def _open_rows(path) -> tuple[list[str], list[list[str]]]:
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle))
+    except FileNotFoundError:
+        raise DataError(f"{path}: landmark file not found") from None
+    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    if not rows:
+        raise FormatError(path, None, "empty CSV file (no header)")
+    return [cell.strip() for cell in rows[0]], rows[1:]
+
+
+def _value(cell: str, path, lineno: int, column: str) -> float:
+    """A landmark coordinate: empty or negative is missing (``nan``)."""
+    value = _cell_value(cell, path, lineno, column)
+    return np.nan if value < 0 else value
+
+
+def read_study_csv(path, image_dir=None, size=NETWORK.size) -> list[Specimen]:
+    """Read the study's wide CSV (``x1,y1,…,Image``; y down).
+
+    ``size`` is the frame of the coordinates (default 256×192, as in the
+    study); ``size=None`` reads each photo's size from ``image_dir``.
+    """
+    path = Path(path)
+    header, rows = _open_rows(path)
+    lowered = [h.lower() for h in header]
+    if "image" not in lowered:
+        raise FormatError(path, 1, "no 'Image' column in the header")
+    image_col = lowered.index("image")
+    pairs: dict[int, dict[str, int]] = {}
+    for col, name in enumerate(header):
+        match = _WIDE_COLUMN.match(name)
+        if match:
+            pairs.setdefault(int(match.group(2)), {})[match.group(1).lower()] = col
+    numbers = sorted(pairs)
+    if not numbers or numbers != list(range(1, len(numbers) + 1)) or any(len(pairs[k]) != 2 for k in numbers):
+        raise FormatError(path, 1, "header needs columns x1,y1,…,xn,yn for landmarks 1..n")
+    image_dir = Path(image_dir) if image_dir is not None else path.parent
+    specimens = []
+    for lineno, row in enumerate(rows, start=2):
+        if len(row) != len(header):
+            raise FormatError(path, lineno, f"{len(row)} cells, but the header has {len(header)}")
+        image = image_dir / row[image_col].strip()
+        points = [
+            [_value(row[pairs[k]["x"]], path, lineno, f"x{k}"), _value(row[pairs[k]["y"]], path, lineno, f"y{k}")]
+            for k in numbers
+        ]
+        specimens.append(
+            Specimen(image, points, resolve_frame(image, size, f"line {lineno} of {path}"), extra={"number": lineno - 1})
+        )
+    return specimens
+
+
+def _cell(value: float) -> str:
+    return "" if np.isnan(value) else f"{value:.5f}"
+
+
+def write_study_csv(path, specimens) -> Path:
+    """Write specimens in the study's wide layout (y down, their own frame)."""
+    specimens = list(specimens)
+    n = specimens[0].n_landmarks if specimens else 0
+    with atomic_write(path) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow([f"{axis}{k}" for k in range(1, n + 1) for axis in "xy"] + ["Image"])
+        for specimen in specimens:
+            writer.writerow([_cell(v) for v in specimen.landmarks.ravel()] + [specimen.image.name])
+    return Path(path)
+
+
+def _format(value, digits: int | None) -> str:
+    value = float(value)
+    if np.isnan(value):
+        return ""
+    return repr(value) if digits is None else f"{value:.{digits}f}"
+
+
+def write_landmark_values(path, names, columns: dict, digits: int | None = 4) -> Path:
+    """Write ``image,landmark,<column>,…``: one row per image of ``names`` and
+    1-based landmark, ``columns`` mapping each column name to an ``(N, n)``
+    array, or ``N`` arrays ``(n_i,)`` (``nan``: an empty cell), values with
+    ``digits`` decimals (``None``: every digit, as ``repr``).  Atomic."""
+    arrays = [[np.asarray(row, dtype=np.float64) for row in values] for values in columns.values()]
+    with atomic_write(path) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["image", "landmark", *columns])
+        for index, name in enumerate(names):
+            for k in range(len(arrays[0][index]) if arrays else 0):
+                writer.writerow([name, k + 1, *(_format(a[index][k], digits) for a in arrays)])
+    return Path(path)
+
+
+def read_landmark_values(path, columns) -> dict[str, np.ndarray]:
+    """Read a long table: ``{image: (n, len(columns)) array}`` in file order.
+
+    ``columns``: the value columns to read (header names, any case), or
+    several such lists, the first one the header holds being read.  Rows of
+    one image may come in any order; every image must list landmarks 1..n,
+    each once (the count may differ between images).  An empty cell is
+    ``nan``.  A :class:`FormatError` names the file and line of any problem.
+    """
+    path = Path(path)
+    try:
+        handle = open(path, newline="", encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    choices = [[c.lower() for c in columns]] if isinstance(columns[0], str) else [[c.lower() for c in cs] for cs in columns]
+    values: dict[str, dict[int, list[float]]] = {}
+    with handle:
+        rows = ((number, row) for number, row in enumerate(csv.reader(handle), start=1)
+                if any(cell.strip() for cell in row))
+        header_line, header = next(rows, (1, None))
+        if header is None:
+            raise FormatError(path, None, "empty CSV file (no header)")
+        lowered = [cell.strip().lower() for cell in header]
+        chosen = next((c for c in choices if {"image", "landmark", *c} <= set(lowered)), None)
+        if chosen is None:
+            need = " or ".join(",".join(["image", "landmark", *c]) for c in choices)
+            raise FormatError(path, header_line, f"header lacks the columns {need}")
+        index = [lowered.index(name) for name in ("image", "landmark", *chosen)]
+        for line, row in rows:
+            if len(row) <= max(index):
+                raise FormatError(path, line, f"{len(row)} cells, but the header has {len(header)}")
+            image = row[index[0]].strip()
+            try:
+                number = int(row[index[1]])
+            except ValueError:
+                raise FormatError(path, line, f"landmark number {row[index[1]]!r} is not a whole number") from None
+            if number < 1:
+                raise FormatError(path, line, f"landmark numbers start at 1, found {number}")
+            landmarks = values.setdefault(image, {})
+            if number in landmarks:
+                raise FormatError(path, line, f"landmark {number} of {image} given twice")
+            landmarks[number] = [_cell_value(row[i], path, line, column) for i, column in zip(index[2:], chosen)]
+    tables = {}
+    for image, landmarks in values.items():
+        n = max(landmarks)
+        if sorted(landmarks) != list(range(1, n + 1)):
+            gaps = sorted(set(range(1, n + 1)) - set(landmarks))
+            raise FormatError(path, None, f"image {image}: landmark(s) {gaps} missing from the file")
+        tables[image] = np.array([landmarks[k] for k in range(1, n + 1)], dtype=np.float64)
+    return tables
+
+
+def _cell_value(cell: str, path, line: int, column: str) -> float:
+    cell = cell.strip()
+    if cell == "":
+        return np.nan
+    try:
+        return float(cell)
+    except ValueError:
+        raise FormatError(path, line, f"column {column!r}: non-numeric value {cell!r}") from None
+
+
+def read_long_csv(path, image_dir=None, size=None, problems: list | None = None) -> list[Specimen]:
+    """Read a long CSV ``image,landmark,x,y`` (y down, 1-based landmarks).
+
+    Rows of one image may come in any order; every image must list
+    landmarks 1..n.  ``size=None`` (default) reads each photo's size from
+    ``image_dir`` (default: the CSV's folder); with a ``problems`` list,
+    images that cannot be opened are skipped and reported in it, as
+    :func:`beetles.formats.tps.read_tps` does.
+    """
+    path = Path(path)
+    tables = read_landmark_values(path, ["x", "y"])
+    image_dir = Path(image_dir) if image_dir is not None else path.parent
+    specimens = []
+    for number, (image, points) in enumerate(tables.items(), start=1):
+        points[(points < 0).any(axis=1)] = np.nan  # a negative coordinate: a missing landmark
+        photo = image_dir / image
+        frame = resolve_frame(photo, size, f"{image} in {path}", problems)
+        if frame is not None:
+            specimens.append(Specimen(photo, points, frame, extra={"number": number}))
+    return specimens
+
+
+def write_long_csv(path, specimens) -> Path:
+    """Write specimens as ``image,landmark,x,y`` (y down, their own frame, 5 decimals)."""
+    specimens = list(specimens)
+    return write_landmark_values(path, [s.image.name for s in specimens],
+                                 {"x": [s.landmarks[:, 0] for s in specimens], "y": [s.landmarks[:, 1] for s in specimens]},
+                                 digits=5)

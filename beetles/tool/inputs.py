@@ -1,0 +1,105 @@
+"""What the tool is given: landmarked photos to train on, photos to place landmarks on.
+
+:func:`load_training_data` reads a part folder or a landmark file naming
+the photos; :func:`split_specimens` holds a seeded share out for
+validation; :func:`expand_inputs` turns files and folders into photo paths
+and :func:`photo_names` gives the names the outputs use.  Landmarks refer to
+the upright photo (EXIF orientation applied), in its own pixels, y down,
+as everywhere in beetles (:mod:`beetles.core.images`).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from beetles.core.errors import BeetlesError, DataError
+from beetles.core.specimen import PartData
+from beetles.formats.dataset import IMAGES_FOLDER, check_specimens, load_part
+from beetles.formats.landmark_csv import read_long_csv
+from beetles.formats.tps import read_tps
+
+#: File names expanded from a folder given to ``beetles predict`` (any case).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
+DEFAULT_VALIDATION = 0.1
+DEFAULT_SEED = 42
+
+
+def load_training_data(data=None, landmarks=None) -> PartData:
+    """The landmarked photos to train on.
+
+    ``data``: a part folder (``images/`` + ``landmarks.tps``, as
+    :func:`beetles.formats.dataset.load_part` reads it); ``landmarks``: a
+    TPS or long CSV (``image,landmark,x,y``, y down) naming the photos,
+    looked up in ``data/images/`` (or ``data``) when ``data`` is given, else
+    beside the file.  Missing landmarks are allowed.  Every problem is listed
+    at once, naming the file and specimen."""
+    if data is None and landmarks is None:
+        raise BeetlesError("give --data DIR (a folder with images/ and landmarks.tps) or --landmarks FILE")
+    if landmarks is None:
+        return load_part(data, allow_missing=True)
+    landmarks = Path(landmarks)
+    if not landmarks.is_file():
+        raise DataError(f"{landmarks}: landmark file not found")
+    if data is not None:
+        data = Path(data)
+        if not data.is_dir():
+            raise DataError(f"{data}: folder not found")
+        image_dir = data / IMAGES_FOLDER if (data / IMAGES_FOLDER).is_dir() else data
+    else:
+        image_dir = landmarks.parent
+    problems: list[str] = []
+    reader = read_long_csv if landmarks.suffix.lower() == ".csv" else read_tps
+    specimens = reader(landmarks, image_dir=image_dir, problems=problems)
+    check_specimens(specimens, landmarks, allow_missing=True, problems=problems)
+    return PartData(landmarks.stem, specimens, image_dir)
+
+
+def split_specimens(count: int, fraction: float = DEFAULT_VALIDATION, seed: int = DEFAULT_SEED):
+    """``(train, validation)`` sorted index arrays: a seeded permutation,
+    ``round(fraction × count)`` held out, at least one when ``count >= 5``
+    and ``fraction > 0``, and always at least two left to train on."""
+    if not 0 <= fraction < 1:
+        raise BeetlesError(f"--validation {fraction:g}: give a fraction in [0, 1), e.g. 0.1")
+    if count < 2:
+        raise DataError(f"{count} specimen(s): training needs at least 2")
+    n_valid = int(round(count * fraction))
+    if fraction > 0 and count >= 5:
+        n_valid = max(1, n_valid)
+    n_valid = max(0, min(n_valid, count - 2))
+    order = np.random.default_rng(seed).permutation(count)
+    return np.sort(order[n_valid:]), np.sort(order[:n_valid])
+
+
+def expand_inputs(inputs) -> list[Path]:
+    """Photo paths from files and folders (a folder: its files with an image
+    suffix, sorted, not recursive); errors for a path that does not exist,
+    an empty folder, or no photos at all."""
+    photos = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise DataError(f"{path}: no photos in this folder (looked for {', '.join(IMAGE_SUFFIXES)})")
+            photos.extend(found)
+        elif path.is_file():
+            photos.append(path)
+        else:
+            raise DataError(f"{path}: no such file or folder")
+    if not photos:
+        raise DataError("no photos given")
+    return list(dict.fromkeys(photos))
+
+
+def photo_names(paths) -> tuple[list[str], Path | None]:
+    """The names the outputs give the photos: file names, or paths relative
+    to their common folder (returned too; else ``None``) when two photos
+    share a file name."""
+    names = [p.name for p in paths]
+    if len(set(names)) == len(names):
+        return names, None
+    resolved = [p.resolve() for p in paths]
+    common = Path(os.path.commonpath([str(p.parent) for p in resolved]))
+    return [p.relative_to(common).as_posix() for p in resolved], common

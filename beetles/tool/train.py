@@ -1,0 +1,118 @@
+"""``beetles train``: a folder of landmarked photos → a model folder.
+
+:func:`train` loads the photos (:mod:`beetles.tool.inputs`), holds a seeded
+share out for validation, trains any registered model on the rest
+(:mod:`beetles.registry`; the compact models read photos of any size and
+aspect ratio letterboxed, the paper's models 4:3 photos as the paper did),
+validates it on the held-out photos exactly as ``beetles predict`` would
+place their landmarks (:mod:`beetles.tool.validate`), and writes the model
+folder (:mod:`beetles.tool.modelfolder`).  :mod:`beetles.cli` only parses
+the options into a :class:`TrainSettings`.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from beetles.core.errors import BeetlesError
+from beetles.core.files import write_text
+from beetles.core.history import EpochLog, plot_losses, read_losses
+from beetles.model import Inputs
+from beetles.registry import DEFAULT_MODEL, build_model, check_model, model_info
+from beetles.tool.inputs import DEFAULT_SEED, DEFAULT_VALIDATION, load_training_data, split_specimens
+from beetles.tool.modelfolder import SETTINGS_JSON, check_out, remove_other_weights, settings_record
+from beetles.tool.validate import summary_lines, validate, write_validation
+
+
+@dataclass
+class TrainSettings:
+    """What ``beetles train`` is asked for.
+
+    ``data``: a part folder (``images/`` + ``landmarks.tps``); ``landmarks``:
+    a TPS or long CSV naming the photos instead; ``out``: the model folder;
+    ``model``: a registered model's name; ``epochs`` and ``minutes``: the
+    budget (``None``: the model's default); ``engine`` (``None``: the
+    model's) and ``device``; ``validation``: the share held out; ``force``:
+    replace a model already in ``out``; ``command``: recorded in
+    ``settings.json`` (default: this process's command line)."""
+
+    out: Path
+    data: Path | None = None
+    landmarks: Path | None = None
+    model: str = DEFAULT_MODEL
+    epochs: int | None = None
+    minutes: float | None = None
+    engine: str | None = None
+    device: str = "cpu"
+    validation: float = DEFAULT_VALIDATION
+    seed: int = DEFAULT_SEED
+    progress: bool = True
+    force: bool = False
+    command: str | None = None
+
+
+def check_settings(run: TrainSettings):
+    """The model's :class:`~beetles.registry.ModelInfo` and engine, or a
+    :class:`BeetlesError` for settings that cannot work (before any photo is read)."""
+    try:
+        info = model_info(run.model)
+    except ValueError as error:
+        raise BeetlesError(str(error)) from None
+    if run.epochs is not None and run.epochs < 1:
+        raise BeetlesError(f"--epochs {run.epochs}: give at least 1")
+    if run.minutes is not None and run.minutes <= 0:
+        raise BeetlesError(f"--minutes {run.minutes:g}: give a positive budget")
+    if info.needs_budget and run.epochs is None and run.minutes is None:
+        raise BeetlesError(
+            f"--model {info.name}: the paper's models have no sensible CPU default (the paper trained 5000 epochs, "
+            "days on a CPU): give --epochs N or --minutes M, or use the default model, cascade")
+    if not 0 <= run.validation < 1:
+        raise BeetlesError(f"--validation {run.validation:g}: give a fraction in [0, 1), e.g. 0.1")
+    return info, check_model(info, run.engine, run.device, run.minutes)
+
+
+def train(run: TrainSettings, log=print) -> dict:
+    """Train the model ``run`` asks for and write its model folder (see
+    :mod:`beetles.tool.modelfolder`).  Returns the validation summary
+    (``validation.json``) with ``settings`` added.  ``log`` prints the lines
+    a user reads."""
+    started = time.perf_counter()
+    info, engine = check_settings(run)
+    out = Path(run.out)
+    check_out(out, run.force)
+    part = load_training_data(run.data, run.landmarks)
+    train_index, valid_index = split_specimens(len(part), run.validation, run.seed)
+    training = [part[i] for i in train_index]
+    held_out = [part[i] for i in valid_index]
+    log(f"beetles train: model {info.name}, {part.n_landmarks} landmarks, {len(part)} specimens "
+        f"({len(training)} to train, {len(held_out)} held out for validation), engine {engine} on {run.device}")
+    schedule = info.schedule(epochs=run.epochs, minutes=run.minutes, seed=run.seed)
+    model = build_model(info, part.n_landmarks, schedule, engine=engine, device=run.device)
+    model.check_specimens(training + held_out)
+    out.mkdir(parents=True, exist_ok=True)
+    train_inputs = model.prepare(training, augment=True, letterbox=True, progress=run.progress,
+                                 desc="training photos")
+    valid_inputs = model.prepare(held_out, letterbox=True, progress=run.progress,
+                                 desc="validation photos") if held_out else Inputs.empty()
+    epoch_log = EpochLog(out / "losses.csv", total=model.planned_epochs(schedule), desc="epochs",
+                         progress=run.progress)
+    try:
+        model.fit(train_inputs, valid_inputs, listeners=[epoch_log])
+    finally:
+        epoch_log.close()
+    model.save(out / info.weights_file)
+    remove_other_weights(out, info)  # --force: a model of the other kind must not stay behind
+    title = f"model {info.name}: loss per epoch" + (f" ({', then '.join(info.stages)})" if len(info.stages) > 1
+                                                      else "")
+    plot_losses(read_losses(out / "losses.csv"), out / "fig_losses.png", title)
+    summary = validate(model, training, held_out)
+    write_validation(out, summary)
+    settings = settings_record(run, part, model, training, held_out, time.perf_counter() - started)
+    write_text(out / SETTINGS_JSON, json.dumps(settings, indent=2, ensure_ascii=False) + "\n")
+    for line in summary_lines(summary):
+        log(line)
+    log(f"model folder: {out} ({info.weights_file}, {SETTINGS_JSON}, losses.csv, fig_losses.png, validation.csv, "
+        "validation.json)")
+    return {**summary, "settings": settings}
