@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from beetles.cli.options import (
+    DEVICES,
     RESUME_HINT,
     add_engine_options,
     exit_status,
@@ -181,7 +182,7 @@ def comparison_main(argv=None) -> int:
     parser.add_argument("--rounds", type=rounds_option, default=list(DEFAULT_ROUNDS),
                         help="rounds: a count K or a list like 1,3 (default: 1)")
     parser.add_argument("--specimens", type=int, default=None, help="use only the first N specimens per part")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--device", default="cpu", choices=DEVICES, help="cpu (default) or cuda (a CUDA GPU)")
     parser.add_argument("--out", default="results/model_comparison", help="output folder (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)

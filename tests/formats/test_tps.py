@@ -1,3 +1,4 @@
+"""TPS files as tpsDig writes them (:mod:`beetles.formats.tps`)."""
 import numpy as np
 import pytest
 
@@ -103,10 +104,19 @@ def test_missing_tps_file_is_a_clear_error(tmp_path):
         read_tps_records(tmp_path / "nope.tps")
 
 
-def test_read_does_not_modify_the_file(tmp_path):
-    path = tmp_path / "a.tps"
-    path.write_text(TPSDIG)
-    before = path.read_bytes()
-    parse_tps(path.read_text(), path)
-    read_tps_records(path)
-    assert path.read_bytes() == before
+def test_windows_line_ends_a_byte_order_mark_and_latin1_text_read_alike(tmp_path):
+    """What Windows programs write: CRLF line ends, a UTF-8 byte order mark,
+    or Latin-1 text (tpsDig's comments): the same records either way."""
+    expected = parse_tps(TPSDIG)
+    variants = {
+        "crlf.tps": TPSDIG.replace("\n", "\r\n").encode("utf-8"),
+        "bom.tps": b"\xef\xbb\xbf" + TPSDIG.encode("utf-8"),
+        "latin1.tps": TPSDIG.replace("damaged", "abîmé").encode("latin-1"),
+    }
+    for name, data in variants.items():
+        (tmp_path / name).write_bytes(data)
+        records = read_tps_records(tmp_path / name)
+        assert [r.image for r in records] == [r.image for r in expected], name
+        for got, want in zip(records, expected):
+            np.testing.assert_array_equal(got.landmarks_up, want.landmarks_up)
+    assert read_tps_records(tmp_path / "latin1.tps")[0].comment == "left side abîmé"
