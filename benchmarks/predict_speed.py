@@ -7,12 +7,12 @@ with **untrained, random weights** (the speed does not depend on the
 weights) or uses a trained one (``--model-dir``), and times the predict path
 on this CPU:
 
-* decoding: :meth:`beetles.tool.train.Landmarker.decode` per photo
-  (:func:`beetles.paper.preprocess.letterbox_rgb`: EXIF orientation, JPEG draft
+* decoding: :meth:`beetles.model.LandmarkModel.decode` per photo
+  (:func:`beetles.core.letterbox.letterbox_rgb`: EXIF orientation, JPEG draft
   mode, letterbox to 256×192, and the 1024×768 fine photo for cascade);
-* the network: :meth:`~beetles.tool.train.Landmarker.predict` on the decoded
-  photos in batches of 16 (the 256×192 input; decoding excluded);
-* end to end: :func:`beetles.tool.train.predict`, what the command runs
+* the network: :meth:`~beetles.model.LandmarkModel.predict_photos` on the
+  decoded photos in batches of 16 (the 256×192 input; decoding excluded);
+* end to end: :func:`beetles.tool.predict.predict`, what the command runs
   (decode, network, TPS file).
 
 For models 1-3 each is timed with one deterministic pass (no spread) and
