@@ -24,6 +24,14 @@ from beetles.cli.options import (
 )
 
 
+def experiment_parser(name: str, description: str, default_epochs: int = 6) -> argparse.ArgumentParser:
+    """The parser of ``experiments/<name>.py``, with every cross-validation script's options
+    (:func:`add_experiment_options`) and its output in ``results/<name>``."""
+    parser = argparse.ArgumentParser(prog=f"{name}.py", description=description)
+    add_experiment_options(parser, f"results/{name}", default_epochs)
+    return parser
+
+
 def add_experiment_options(parser, default_out: str, default_epochs: int = 6) -> None:
     """The options every cross-validation script shares."""
     parser.add_argument("--data", default=None,
@@ -62,12 +70,8 @@ def experiment_options(args: argparse.Namespace):
 def scratch_main(part_name: str, argv=None, paper_epochs: int | None = None) -> int:
     """``experiments/<part>_scratch.py``: the paper's model from scratch on one part."""
     name = f"{part_name}_scratch"
-    parser = argparse.ArgumentParser(
-        prog=f"{name}.py",
-        description=f"Train the paper's model from scratch on the {part_name}, one cross-validation round at a time, "
-        "and write the paper's tables and figures for it.",
-    )
-    add_experiment_options(parser, f"results/{name}")
+    parser = experiment_parser(name, f"Train the paper's model from scratch on the {part_name}, one cross-validation "
+                               "round at a time, and write the paper's tables and figures for it.")
     args = parser.parse_args(argv)
 
     def body() -> int:
@@ -89,12 +93,9 @@ def finetune_main(part_name: str, argv=None) -> int:
     from beetles.studies.finetune import DEFAULT_PRETRAIN_OUT, PRETRAINED_CANDIDATES
 
     name = f"{part_name}_finetune"
-    parser = argparse.ArgumentParser(
-        prog=f"{name}.py",
-        description=f"Fine-tune the pooled pre-trained model 3 on the {part_name} (paper section 7): new output "
-        "layer, all layers trained with learning rate 0.01 and momentum 0.9, the same rounds as from scratch.",
-    )
-    add_experiment_options(parser, f"results/{name}")
+    parser = experiment_parser(name, f"Fine-tune the pooled pre-trained model 3 on the {part_name} (paper section 7): "
+                               "new output layer, all layers trained with learning rate 0.01 and momentum 0.9, the "
+                               "same rounds as from scratch.")
     parser.add_argument("--weights", default=None,
                         help="pre-trained weights from either engine: a pickled net (.pkl), a torch net (.pt) or "
                         f"params .npz (default: the first of {', '.join(PRETRAINED_CANDIDATES)} in {DEFAULT_PRETRAIN_OUT})")
@@ -146,11 +147,8 @@ def pretrain_main(argv=None) -> int:
 
 def model_selection_main(argv=None) -> int:
     """``experiments/model_selection.py``: models 1, 2 and 3 on the pronotum (Figs. 10, 11)."""
-    parser = argparse.ArgumentParser(
-        prog="model_selection.py",
-        description="Models 1, 2 and 3 of the paper trained on the pronotum: Figs. 10 and 11.",
-    )
-    add_experiment_options(parser, "results/model_selection", default_epochs=3)
+    parser = experiment_parser("model_selection", "Models 1, 2 and 3 of the paper trained on the pronotum: "
+                               "Figs. 10 and 11.", default_epochs=3)
     args = parser.parse_args(argv)
 
     def body() -> int:
