@@ -119,6 +119,10 @@ class Prediction:
     spread: np.ndarray | None
     frame: str = "network"
 
+    def spread_or_nan(self) -> np.ndarray:
+        """The spread ``(M, n)``, ``nan`` where none was measured."""
+        return np.full(self.points.shape[:2], np.nan) if self.spread is None else self.spread
+
 
 class LandmarkModel(ABC):
     """A landmarking model: one registered kind (:attr:`info`) for

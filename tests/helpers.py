@@ -75,3 +75,10 @@ def coloured_part(folder, count=40, landmarks=2, seed=0, size=(320, 240)):
                                  f"IMAGE=c{k:02d}.png"]))
     (folder / "landmarks.tps").write_text("\n".join(blocks) + "\n")
     return folder
+
+
+def save_oriented(image, path, orientation, **options):
+    """Save ``image`` with the EXIF ``Orientation`` tag ``orientation`` (1-8)."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    image.save(path, exif=exif, **options)

@@ -93,9 +93,8 @@ def predict(run: PredictSettings, log=print, warn=None) -> PredictResult:
         if not batch:
             return
         prediction = model.predict_photos([d for _, d in batch], run.passes)
-        spreads = prediction.spread if prediction.spread is not None else np.full(prediction.points.shape[:2], np.nan)
         placed.extend(_Placed(path, d.letterbox, p, s)
-                      for (path, d), p, s in zip(batch, prediction.points, spreads, strict=True))
+                      for (path, d), p, s in zip(batch, prediction.points, prediction.spread_or_nan(), strict=True))
         batch.clear()
 
     bar = tqdm(photos, desc="photos", unit="img", disable=not run.progress, leave=False)

@@ -39,8 +39,7 @@ def predict_in_batches(model, photos: list, passes: int = PASSES):
     for start in range(0, len(photos), BATCH):
         prediction = model.predict(model.inputs(photos[start:start + BATCH]), passes)
         points.append(prediction.points)
-        spread = prediction.spread
-        spreads.append(np.full(prediction.points.shape[:2], np.nan) if spread is None else spread)
+        spreads.append(prediction.spread_or_nan())
     return np.concatenate(points), np.concatenate(spreads)
 
 

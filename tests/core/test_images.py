@@ -10,7 +10,7 @@ from PIL import Image, PngImagePlugin
 from beetles.core.errors import DataError
 from beetles.core.images import image_size, load_rgb
 from beetles.core.letterbox import letterbox_rgb
-from tests.helpers import make_photo
+from tests.helpers import make_photo, save_oriented
 
 
 def marked(size, corner_colour=(255, 0, 0), block=10):
@@ -19,12 +19,6 @@ def marked(size, corner_colour=(255, 0, 0), block=10):
     rgb = np.full((h, w, 3), 128, np.uint8)
     rgb[:block, :block] = corner_colour
     return Image.fromarray(rgb)
-
-
-def save_oriented(image, path, orientation, **options):
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    image.save(path, exif=exif, **options)
 
 
 def red_corner(rgb):

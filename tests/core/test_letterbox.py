@@ -6,8 +6,7 @@ from PIL import Image
 
 from beetles.core.frames import Letterbox, photo_frame
 from beetles.core.letterbox import letterbox_rgb, scaled_rgb
-from tests.core.test_images import save_oriented
-from tests.helpers import make_photo
+from tests.helpers import make_photo, save_oriented
 
 BACKGROUND = (200, 180, 160)
 
