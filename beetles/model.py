@@ -101,12 +101,15 @@ class Inputs:
 class Decoded:
     """One photo as a model reads it: ``network`` ``(192, 256, 3)`` uint8 RGB
     in the 256×192 frame, ``fine`` ``(192 k, 256 k, 3)`` for a model with a
-    fine scale ``k`` (else ``None``), and the ``letterbox`` that maps the
-    photo's pixels into the frame."""
+    fine scale ``k`` (else ``None``), the ``letterbox`` that maps the
+    photo's pixels into the frame, and, for a model that cuts regions from
+    the photo itself, the decoded ``photo``
+    (:class:`beetles.compact.crops.PhotoSource`; else ``None``)."""
 
     network: np.ndarray
     fine: np.ndarray | None
     letterbox: Letterbox
+    photo: Any = None
 
 
 @dataclass(frozen=True)
@@ -214,9 +217,10 @@ class LandmarkModel(ABC):
         :meth:`Inputs.empty`: no validation, the losses are ``nan``).  Every
         finished epoch goes to :attr:`history` and to each of ``listeners``."""
 
-    def planned_epochs(self, schedule: Schedule) -> int | None:
-        """Epochs a fit will report under ``schedule`` (every stage), for a
-        progress bar; ``None`` when a time budget decides."""
+    def planned_epochs(self, schedule: Schedule, train: Inputs | None = None) -> int | None:
+        """Epochs a fit on ``train`` will report under ``schedule`` (every
+        stage), for a progress bar and its ETA; ``None`` when a time budget
+        decides (or, without ``train``, when the data's size does)."""
         if schedule.epochs is None or schedule.minutes is not None:
             return None
         return schedule.epochs * len(self.info.stages)

@@ -37,6 +37,10 @@ PAPER_SCHEDULE = Schedule()
 COMPACT_SCHEDULE = Schedule(model="heatmap", epochs=60, learning_rate=(0.003, 0.0), momentum=(0.9, 0.9),
                             batch_size=16, validation_folds=10)
 
+#: ``zoom``'s defaults: its epochs follow the data's size
+#: (:data:`beetles.compact.zoom.DEFAULT_STEPS`), within 9 minutes of training.
+ZOOM_SCHEDULE = replace(COMPACT_SCHEDULE, model="zoom", epochs=None, minutes=9.0)
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -88,6 +92,8 @@ class ModelInfo:
         ``minutes`` and ``seed`` where given."""
         if epochs is None:
             epochs = self.time_budget_epochs if minutes is not None else self.default_schedule.epochs
+        if minutes is None and epochs == self.default_schedule.epochs:
+            minutes = self.default_schedule.minutes  # a default time limit goes with the default epochs
         changes = {"model": self.schedule_model, "epochs": epochs, "minutes": minutes}
         if seed is not None:
             changes["seed"] = seed
@@ -110,22 +116,31 @@ def _paper(number: int, summary: str, uncertainty: str) -> ModelInfo:
     )
 
 
-def _compact(name: str, summary: str, uncertainty: str, head: str, refine: bool) -> ModelInfo:
-    return ModelInfo(
+def _compact(name: str, summary: str, uncertainty: str, head: str, refine: bool, **changes) -> ModelInfo:
+    info = ModelInfo(
         name=name, label=name, summary=summary, input="RGB", fitting=LETTERBOX_FITTING, any_aspect=True,
         missing_landmarks=True, stages=("coarse network", "refiner") if refine else ("network",),
         fine_scale=4 if refine else None, uncertainty=uncertainty, engines=("torch",), weights_file="model.pt",
         default_schedule=COMPACT_SCHEDULE, needs_budget=False, time_budget_epochs=None,
-        undertrained_hint="give it more --epochs or --minutes.", spread_needs_passes=False, factory="beetles.compact.model:CompactModel",
-        config={"head": head, "refine": refine},
+        undertrained_hint="give it more --epochs or --minutes.", spread_needs_passes=False,
+        factory="beetles.compact.model:CompactModel", config={"head": head, "refine": refine},
     )
+    return replace(info, **changes)
 
 
 _HEATMAP_SPREAD = "standard deviation of the model's probability map around its estimate"
 
 #: Every model, by name: the paper's models 1-3 and the compact models.
 MODELS: dict[str, ModelInfo] = {info.name: info for info in (
-    _compact("cascade", "heatmap network, then a refiner on the photo at 4× the resolution (the default)",
+    _compact("zoom", "finds the specimen on the whole photo, landmarks a square region around it cut from the "
+             "photo, then refines on patches of the region at 4× (the default)",
+             "spread of the region's and the refiner's probability maps, and the refiner's move, in photo pixels",
+             head="heatmaps", refine=False, stages=("locate", "land", "refine"),
+             fitting="the whole photo resized to 256×192 (each axis to the photo's) to find the specimen, then a "
+                     "square region around it cut from the decoded photo at 224×224 and at 896×896; coordinates "
+                     "mapped back exactly",
+             default_schedule=ZOOM_SCHEDULE, factory="beetles.compact.zoom:ZoomModel"),
+    _compact("cascade", "heatmap network, then a refiner on the photo at 4× the resolution",
              _HEATMAP_SPREAD, head="heatmaps", refine=True),
     _compact("heatmap", "compact encoder and feature pyramid, one heatmap per landmark", _HEATMAP_SPREAD,
              head="heatmaps", refine=False),
@@ -139,7 +154,7 @@ MODELS: dict[str, ModelInfo] = {info.name: info for info in (
            "Monte-Carlo dropout: standard deviation over the passes (the mean is the estimate)"),
 )}
 #: The tool's default model.
-DEFAULT_MODEL = "cascade"
+DEFAULT_MODEL = "zoom"
 #: The experiments' default model: the paper's.
 DEFAULT_PAPER_MODEL = "3"
 

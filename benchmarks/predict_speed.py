@@ -2,7 +2,8 @@
 
 Writes ``--photos`` generated JPEGs (default 20, 3264×2448, the study's
 camera size: a textured background with dark ellipses, JPEG quality 90) to a
-temporary folder, builds a model folder for ``--model`` (default cascade)
+temporary folder (``--size 2000x2600`` for portrait photos), builds a model
+folder for ``--model`` (default zoom)
 with **untrained, random weights** (the speed does not depend on the
 weights) or uses a trained one (``--model-dir``), and times the predict path
 on this CPU:
@@ -22,7 +23,8 @@ with the prediction (the heatmap's; regress: its 8 test-time
 augmentations), so they are timed once.  The last line is machine-readable
 ``key=value`` pairs.
 
-    python benchmarks/predict_speed.py [--model cascade] [--photos 20] [--passes 8] [--model-dir DIR]
+    python benchmarks/predict_speed.py [--model zoom] [--size 3264x2448] [--photos 20] [--passes 8]
+                                       [--model-dir DIR]
 """
 from __future__ import annotations
 
@@ -102,11 +104,13 @@ def time_path(model, photos, passes: int, out: Path) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="cascade", help="cascade (default), heatmap, regress, 1, 2 or 3")
+    parser.add_argument("--model", default="zoom", help="zoom (default), cascade, heatmap, regress, 1, 2 or 3")
+    parser.add_argument("--size", default="3264x2448", help="photo size WxH (default %(default)s; e.g. 2000x2600)")
     parser.add_argument("--model-dir", default=None, help="a trained model folder instead of random weights")
     parser.add_argument("--photos", type=int, default=20, help="photos to generate (default %(default)s)")
     parser.add_argument("--passes", type=int, default=8, help="models 1-3: passes for the spread (default 8)")
     args = parser.parse_args(argv)
+    size = tuple(int(v) for v in args.size.lower().split("x"))
 
     import torch
 
@@ -118,8 +122,8 @@ def main(argv=None) -> int:
         tmp = Path(tmp)
         (tmp / "photos").mkdir()
         started = time.perf_counter()
-        photos = write_photos(tmp / "photos", args.photos)
-        print(f"{len(photos)} photos {SIZE[0]}×{SIZE[1]} JPEG written in {time.perf_counter() - started:.1f} s "
+        photos = write_photos(tmp / "photos", args.photos, size)
+        print(f"{len(photos)} photos {size[0]}×{size[1]} JPEG written in {time.perf_counter() - started:.1f} s "
               f"({sum(p.stat().st_size for p in photos) / len(photos) / 1e6:.1f} MB each)")
         if args.model_dir:
             model_dir = tmp / "model"
@@ -153,7 +157,7 @@ def main(argv=None) -> int:
     key = " ".join(
         f"{label.replace(' ', '_')}_{what}_s={value:.3f}" for label, seconds in results.items()
         for what, value in seconds.items())
-    print(f"model={settings['model']} photos={len(photos)} size={SIZE[0]}x{SIZE[1]} "
+    print(f"model={settings['model']} photos={len(photos)} size={size[0]}x{size[1]} "
           f"threads={torch.get_num_threads()} load_s={load:.3f} {key}")
     return 0
 

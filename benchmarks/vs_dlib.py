@@ -61,13 +61,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from beetles.cli.options import exit_status, rounds_option
-from beetles.core.errors import BeetlesError, DataError
+from beetles.core.errors import DataError
 from beetles.core.files import WriteError, write_text
 from beetles.core.frames import NETWORK, rescale
-from beetles.core.images import load_rgb
 from beetles.core.metrics import mean_distances, mean_shape
 from beetles.core.rounds import Round
 from beetles.core.specimen import PartData, Specimen
@@ -75,16 +73,17 @@ from beetles.formats.landmark_csv import read_landmark_values, write_landmark_va
 from beetles.formats.published import read_paired_csv
 from beetles.formats.results import write_table
 from beetles.paper.settings import PART_NAMES
-
-#: ml-morph's published shape-predictor parameters (Porto and Voje 2020,
-#: ``shape_trainer.py``); every other option keeps dlib's default.
-ML_MORPH_OPTIONS = {
-    "tree_depth": 3,
-    "cascade_depth": 20,
-    "nu": 0.08,
-    "oversampling_amount": 200,
-    "feature_pool_size": 700,
-}
+from beetles.studies.dlib_shape import (  # noqa: F401  (the names this script has always offered)
+    INSTALL_HINT,
+    ML_MORPH_OPTIONS,
+    gray_pixels,
+    import_dlib,
+    integer_points,
+    predict_dlib,
+    train_dlib,
+    training_options,
+    whole_photo_box,
+)
 
 DEFAULT_OURS = "results/model_comparison/{part}/cascade"
 DEFAULT_OUT = "results/vs_dlib"
@@ -100,8 +99,7 @@ PREDICTIONS_FILE = "dlib_predictions.csv"
 #: Training options that do not change the trained predictor: a recorded
 #: round is reused whatever they were.
 UNMATCHED_OPTIONS = ("num_threads", "be_verbose")
-INSTALL_HINT = ("dlib is not installed (it is not a dependency of beetles): `pip install dlib-bin` installs a "
-                "prebuilt wheel, `pip install dlib` compiles it (about 15 minutes)")
+
 
 
 # --- dlib-independent logic ----------------------------------------------------
@@ -122,22 +120,6 @@ def choose_rounds(data: PartData, rounds_text: str | None = "1") -> list[Round]:
     rounds = None if rounds_text is None else rounds_option(rounds_text)
     experiment = Experiment(name=data.name, data=data, out=Path("."), rounds=rounds)
     return experiment.chosen_rounds()
-
-
-def gray_pixels(path, label: str | None = None) -> np.ndarray:
-    """The photo as dlib sees it: ``(h, w)`` uint8, ``(R + G + B) // 3``."""
-    rgb = np.asarray(load_rgb(path, label), dtype=np.uint16)
-    return (rgb.sum(axis=2) // 3).astype(np.uint8)
-
-
-def whole_photo_box(specimen: Specimen) -> tuple[int, int, int, int]:
-    """``(left, top, right, bottom)``, inclusive: the whole photo."""
-    return (0, 0, int(specimen.frame.width) - 1, int(specimen.frame.height) - 1)
-
-
-def integer_points(landmarks) -> list[tuple[int, int]]:
-    """Photo-frame landmarks (y down) as dlib's integer points, rounded."""
-    return [(int(x), int(y)) for x, y in np.rint(np.asarray(landmarks, dtype=np.float64))]
 
 
 def mean_distance(manual, predicted) -> float:
@@ -444,27 +426,6 @@ def save_round(folder, predictor, record: dict, predictions) -> Path:
 
 # --- dlib ------------------------------------------------------------------------
 
-def import_dlib():
-    """The dlib module, or ``None`` when it is not installed."""
-    try:
-        import dlib
-    except ImportError:
-        return None
-    return dlib
-
-
-def training_options(dlib, **overrides):
-    """dlib's ``shape_predictor_training_options`` with ml-morph's parameters,
-    ``num_threads`` = the CPU count, quiet; ``overrides`` change any of them."""
-    options = dlib.shape_predictor_training_options()
-    settings = {**ML_MORPH_OPTIONS, "num_threads": os.cpu_count() or 1, "be_verbose": False, **overrides}
-    for name, value in settings.items():
-        if not hasattr(options, name):
-            raise BeetlesError(f"dlib's shape_predictor_training_options has no option {name!r}")
-        setattr(options, name, value)
-    return options
-
-
 def options_record(options) -> dict:
     """Every training option as plain values, for ``run.json``."""
     names = ("tree_depth", "cascade_depth", "num_trees_per_cascade_level", "nu", "oversampling_amount",
@@ -477,46 +438,6 @@ def options_record(options) -> dict:
             value = getattr(options, name)
             record[name] = value if isinstance(value, (bool, int, float, str)) else str(value)
     return record
-
-
-def detection(dlib, specimen: Specimen):
-    """A ``full_object_detection``: the whole photo as box, the landmarks rounded."""
-    box = dlib.rectangle(*whole_photo_box(specimen))
-    return dlib.full_object_detection(box, [dlib.point(x, y) for x, y in integer_points(specimen.landmarks)])
-
-
-def train_dlib(dlib, train: list[Specimen], options, progress: bool = True):
-    """Train a shape predictor on ``train`` at full resolution; returns ``(predictor, seconds)``
-    (seconds of ``train_shape_predictor`` alone, decoding excluded)."""
-    missing = [s.name for s in train if s.missing.any()]
-    if missing:
-        raise DataError(f"{len(missing)} training photo(s) have missing landmarks ({', '.join(missing[:5])}): "
-                        "this comparison needs complete landmarks")
-    images = [gray_pixels(s.image, s.name) for s in tqdm(train, desc="decode training photos", unit="photo",
-                                                         disable=not progress, leave=False)]
-    objects = [[detection(dlib, s)] for s in train]
-    started = time.perf_counter()
-    predictor = dlib.train_shape_predictor(images, objects, options)
-    return predictor, time.perf_counter() - started
-
-
-def predict_dlib(dlib, predictor, test: list[Specimen], progress: bool = True):
-    """Predict ``test`` from its photo files; returns ``(points, timing)``:
-    ``(N, n, 2)`` photo frame, y down, and milliseconds per photo without and
-    with decoding."""
-    points, predict_s, total_s = [], 0.0, 0.0
-    for specimen in tqdm(test, desc="dlib predict", unit="photo", disable=not progress, leave=False):
-        start = time.perf_counter()
-        pixels = gray_pixels(specimen.image, specimen.name)
-        decoded = time.perf_counter()
-        shape = predictor(pixels, dlib.rectangle(*whole_photo_box(specimen)))
-        done = time.perf_counter()
-        predict_s += done - decoded
-        total_s += done - start
-        points.append([(shape.part(k).x, shape.part(k).y) for k in range(shape.num_parts)])
-    n = max(len(test), 1)
-    timing = {"predict_ms": 1000 * predict_s / n, "predict_decode_ms": 1000 * total_s / n}
-    return np.array(points, dtype=np.float64), timing
 
 
 def dlib_versions(dlib) -> dict:

@@ -18,7 +18,7 @@ PACKAGE = Path(beetles.__file__).resolve().parent
 
 
 def test_names_engines_and_schedules():
-    assert list(MODELS) == ["cascade", "heatmap", "regress", "1", "2", "3"]
+    assert list(MODELS) == ["zoom", "cascade", "heatmap", "regress", "1", "2", "3"]
     assert resolve_engine(model_info("heatmap"), None) == "torch" and resolve_engine(model_info(3), None) == "theano"
     with pytest.raises(BeetlesError, match="--model heatmap runs on the torch engine"):
         check_model("heatmap", "theano")
@@ -36,6 +36,10 @@ def test_names_engines_and_schedules():
     assert model_info(3).schedule(epochs=6, minutes=1).key() != Schedule(model=3, epochs=6).key()
     assert model_info(3).schedule(minutes=1).epochs == 5000  # the paper's models plan their epochs in the budget
     assert model_info("cascade").schedule().epochs == 60 and model_info("cascade").schedule(seed=7).seed == 7
+    assert model_info("cascade").schedule().minutes is None
+    zoom = model_info("zoom")  # epochs from the data's size, within a time limit unless --epochs is given
+    assert zoom.schedule().epochs is None and zoom.schedule().minutes == 9
+    assert zoom.schedule(epochs=5).minutes is None and zoom.schedule(minutes=2).minutes == 2
 
 
 def test_what_each_model_is():
@@ -55,7 +59,7 @@ def photos(tmp_path_factory):
     return load_part(folder)
 
 
-@pytest.mark.parametrize("name", ["cascade", "heatmap", "regress", "mini1", "mini3",
+@pytest.mark.parametrize("name", ["zoom", "cascade", "heatmap", "regress", "mini1", "mini3",
                                   *(pytest.param(n, marks=pytest.mark.slow) for n in ("1", "2", "3"))])
 def test_every_model_goes_through_the_same_calls(name, photos, tmp_path, mini_models):
     info = model_info(name)

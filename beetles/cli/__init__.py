@@ -90,6 +90,21 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 1 if result.skipped else 0
 
 
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    from beetles.studies.realphotos import BenchmarkSettings, format_summary, run_benchmark
+    from beetles.tool.inputs import load_training_data
+
+    run = BenchmarkSettings(
+        data=optional_path(args.data), landmarks=optional_path(args.landmarks), out=Path(args.out),
+        models=args.models, folds=args.folds, first=args.first, seed=args.seed, epochs=args.epochs,
+        minutes=args.minutes, dlib=not args.no_dlib, only=args.only, progress=not args.quiet,
+    )
+    part = load_training_data(run.data, run.landmarks)
+    run_benchmark(part, run)
+    print(format_summary(Path(args.out) / "summary.csv"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``beetles`` command, with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -232,18 +247,48 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("photos", nargs="+", metavar="IMAGES_OR_FOLDER", help="photos and folders of photos")
     predict.add_argument("--out", required=True, metavar="FILE.tps", help="TPS file to write")
     predict.add_argument("--csv", default=None, metavar="FILE",
-                         help="also write image,landmark,x,y,spread_px (photo pixels, y down)")
+                         help="also write image,landmark,x,y,spread_px,radius90_px (photo pixels, y down)")
     predict.add_argument("--overlays", default=None, metavar="DIR",
                          help="also write each photo (at most 1600 px wide) with numbered landmarks and a circle "
                          "of radius = spread")
     predict.add_argument("--review-threshold", type=float, default=None, metavar="PX",
-                         help="list every landmark whose spread exceeds PX photo pixels (stdout and "
-                         "<out stem>_review.csv)")
+                         help="list every landmark whose 90 %% radius (radius90_px; its spread for a model "
+                         "folder without calibration.json) exceeds PX photo pixels (stdout and <out stem>_review.csv)")
     predict.add_argument("--passes", type=int, default=PASSES,
                          help="models 1-3: Monte-Carlo dropout (model 3) or test-time augmentation passes for "
                          "the spread (default %(default)s; 1: one deterministic pass, no spread)")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(func=_cmd_predict)
+
+    benchmark = sub.add_parser(
+        "benchmark",
+        help="compare models, the trivial predictor and dlib on the same cross-validation folds of your photos",
+        description=(
+            "Cross-validate on a landmarked photo folder: every --models model trained as 'beetles train' trains "
+            "it and placed as 'beetles predict' places it, the trivial mean-shape predictor, and dlib's shape "
+            "predictor with ml-morph's parameters (whole photo as box, and the true landmarks' box as a "
+            "reference) when dlib is installed (pip install dlib-bin). Errors in photo pixels. Writes OUT/: "
+            "summary.csv, per_landmark.csv, per_fold.csv, fig_errors.png, run.json and each fold's predictions "
+            "(a rerun resumes)."
+        ),
+    )
+    benchmark.add_argument("--data", default=None, metavar="DIR",
+                           help="part folder: images/ and landmarks.tps (with --landmarks: where the photos are)")
+    benchmark.add_argument("--landmarks", default=None, metavar="FILE", help="a TPS or long CSV naming the photos")
+    benchmark.add_argument("--out", required=True, metavar="OUT", help="folder for the tables and each fold")
+    benchmark.add_argument("--models", nargs="+", default=[DEFAULT_MODEL], choices=list(MODELS), metavar="MODEL",
+                           help=f"models to train (default: {DEFAULT_MODEL}); any of {', '.join(MODELS)}")
+    benchmark.add_argument("--folds", type=positive_int, default=5, help="folds of a seeded shuffle (default 5)")
+    benchmark.add_argument("--first", type=positive_int, default=None, metavar="N",
+                           help="instead of folds: the first N photos by name to train, the rest to test")
+    benchmark.add_argument("--only", type=positive_int, nargs="+", default=None, metavar="K",
+                           help="run only these folds (1-based)")
+    benchmark.add_argument("--seed", type=int, default=0, help="seed of the shuffle (default %(default)s)")
+    benchmark.add_argument("--epochs", type=positive_int, default=None, help="the models' epochs (default: theirs)")
+    benchmark.add_argument("--minutes", type=float, default=None, help="the models' time budget per fold")
+    benchmark.add_argument("--no-dlib", action="store_true", help="leave dlib out even when it is installed")
+    benchmark.add_argument("--quiet", action="store_true", help="no progress bars")
+    benchmark.set_defaults(func=_cmd_benchmark)
     return parser
 
 

@@ -20,10 +20,11 @@ TARGET_SIGMA = 1.0
 HEATMAP_WEIGHT = 1.0
 
 
-def pixel_distances(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Euclidean distances in network pixels between normalised ``(B, n, 2)``
-    points; ``(B, n)``."""
-    half = torch.tensor([NETWORK.width / 2, NETWORK.height / 2], device=pred.device)
+def pixel_distances(pred: torch.Tensor, target: torch.Tensor, half=None) -> torch.Tensor:
+    """Euclidean distances in pixels between normalised ``(B, n, 2)``
+    points; ``(B, n)``.  ``half``: the frame's half width and height in
+    pixels (default: the 256×192 network frame)."""
+    half = torch.tensor(half or [NETWORK.width / 2, NETWORK.height / 2], device=pred.device)
     return (((pred - target) * half) ** 2).sum(-1).add(1e-6).sqrt()
 
 
@@ -38,17 +39,18 @@ def gaussian_targets(target: torch.Tensor, height: int, width: int, sigma: float
     return maps / maps.sum(dim=(-2, -1), keepdim=True).clamp_min(1e-12)
 
 
-def landmark_loss(coords, logits, target) -> tuple[torch.Tensor, torch.Tensor]:
+def landmark_loss(coords, logits, target, half=None) -> tuple[torch.Tensor, torch.Tensor]:
     """The training loss and the batch's mean squared error on normalised
     coordinates (the paper's loss, for the learning curves).
 
     ``coords``, ``target``: ``(B, n, 2)`` normalised; ``nan`` targets
-    (missing landmarks) are left out."""
+    (missing landmarks) are left out; ``half``: the frame's half size in
+    pixels (:func:`pixel_distances`)."""
     visible = torch.isfinite(target).all(-1)  # (B, n)
     safe = torch.where(visible[..., None], target, torch.zeros_like(target))
     weight = visible.float()
     count = weight.sum().clamp_min(1.0)
-    loss = (pixel_distances(coords, safe) * weight).sum() / count
+    loss = (pixel_distances(coords, safe, half) * weight).sum() / count
     if logits is not None:
         maps = gaussian_targets(safe, *logits.shape[-2:])
         log_prob = torch.log_softmax(logits.flatten(2).float(), dim=-1)
@@ -58,15 +60,17 @@ def landmark_loss(coords, logits, target) -> tuple[torch.Tensor, torch.Tensor]:
     return loss, mse.detach()
 
 
-def patch_loss(coords, logits, target) -> tuple[torch.Tensor, torch.Tensor]:
-    """The refiner's loss: distance in network pixels plus the heatmap
+def patch_loss(coords, logits, target, fine_scale: int = FINE_SCALE, half=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The refiner's loss: distance in frame pixels plus the heatmap
     cross-entropy (as :func:`landmark_loss`), for ``(B, 2)`` patch-normalised
     points and ``(B, h, w)`` logits; also the mean squared error in the
-    network's normalised coordinates."""
-    scale = PATCH / 2 / FINE_SCALE  # network pixels per patch-normalised unit
+    frame's normalised coordinates.  The patches are cut at ``fine_scale`` ×
+    the frame's resolution; ``half``: the frame's half size in pixels
+    (default: the 256×192 network frame)."""
+    scale = PATCH / 2 / fine_scale  # frame pixels per patch-normalised unit
     distance = (((coords - target) * scale) ** 2).sum(-1).add(1e-6).sqrt().mean()
     maps = gaussian_targets(target[:, None], *logits.shape[-2:])[:, 0]
     cross_entropy = -(maps.flatten(1) * torch.log_softmax(logits.flatten(1).float(), -1)).sum(-1).mean()
-    half = torch.tensor([NETWORK.width / 2, NETWORK.height / 2], device=coords.device)
+    half = torch.tensor(half or [NETWORK.width / 2, NETWORK.height / 2], device=coords.device)
     mse = ((((coords - target) * scale) / half) ** 2).mean()
     return distance + HEATMAP_WEIGHT * cross_entropy, mse.detach()

@@ -214,13 +214,15 @@ class CompactModel(LandmarkModel):
             if tuple(np.shape(params[key])) != tuple(value.shape):
                 raise WeightsError(f"{where}{key} has shape {tuple(np.shape(params[key]))}, the network needs "
                                    f"{tuple(value.shape)} (a model for another landmark count?)")
-        tensors = {k: torch.as_tensor(np.asarray(params[k])) for k in state}
+        self._load_state_dict({k: torch.as_tensor(np.asarray(params[k])) for k in state})
+        return list(state)
+
+    def _load_state_dict(self, tensors: dict) -> None:
         self.module.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("refiner.")})
         if self.refiner is not None:
             self.refiner.load_state_dict({k[len("refiner."):]: v for k, v in tensors.items()
                                           if k.startswith("refiner.")})
             self.refined = True
-        return list(state)
 
     def state(self) -> dict:
         """What ``model.pt`` holds: model name, landmark count, weights, history."""

@@ -84,7 +84,10 @@ def fit(model, train, valid=None, listeners=()) -> None:
         coords, logits = model.module(images.contiguous(memory_format=torch.channels_last))
         return landmark_loss(coords, logits, points)
 
-    stage = _Stage(model, validation, generator, listeners)
+    def validate():
+        return model.validation_mse(*validation) if len(validation[0]) else float("nan")
+
+    stage = Stage(model, validate, generator, listeners)
     model.module.train()
     stage.run(model.module.parameters(), len(rows), schedule.batch_size, coarse_step, max_epochs,
               budget * share if budget else None)
@@ -113,11 +116,14 @@ def fit(model, train, valid=None, listeners=()) -> None:
               max_epochs, budget * REFINE_SHARE if budget else None)
 
 
-class _Stage:
-    """Runs one training stage after another, numbering their epochs on."""
+class Stage:
+    """Runs one training stage after another, numbering their epochs on:
+    ``model`` (its ``schedule`` and ``history``), ``validate()`` the
+    validation loss after an epoch (``nan``: none), the batches'
+    ``generator``, the :class:`~beetles.core.history.EpochListener` objects."""
 
-    def __init__(self, model, validation, generator, listeners):
-        self.model, self.validation, self.generator = model, validation, generator
+    def __init__(self, model, validate, generator, listeners):
+        self.model, self.validate, self.generator = model, validate, generator
         self.listeners = list(listeners)
 
     def run(self, parameters, n_items: int, batch_size: int, step, max_epochs: int, budget) -> None:
@@ -156,11 +162,10 @@ class _Stage:
             if not losses:
                 break
             epochs += 1
-            valid_photos, valid_y = self.validation
             epoch = Epoch(
                 number=len(model.history) + 1,
                 train_loss=float(np.average(losses, weights=sizes)),
-                valid_loss=model.validation_mse(valid_photos, valid_y) if len(valid_photos) else float("nan"),
+                valid_loss=self.validate(),
                 learning_rate=float(np.float32(rate)), momentum=float(np.float32(beta1)),  # logged as float32
                 seconds=time.perf_counter() - epoch_started,
             )

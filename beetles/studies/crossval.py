@@ -194,7 +194,8 @@ def train_round(experiment: Experiment, round_: Round) -> RoundRecord:
     train = model.prepare([data[i] for i in round_.train], augment=True, progress=experiment.progress,
                           desc="train images")
     test = model.prepare([data[i] for i in round_.test], progress=experiment.progress, desc="test images")
-    log = EpochLog(folder / "losses.csv", total=model.planned_epochs(schedule), desc=f"round {round_.number} epochs",
+    log = EpochLog(folder / "losses.csv", total=model.planned_epochs(schedule, train),
+                   desc=f"round {round_.number} epochs",
                    progress=experiment.progress)
     try:
         model.fit(train, listeners=[log])

@@ -11,8 +11,11 @@ A model folder holds (all written atomically, ``settings.json`` last):
 ``losses.csv``       loss per epoch (:class:`beetles.core.history.EpochLog`), ``fig_losses.png``
 ``validation.csv``   per landmark, over the held-out specimens: mean error in the photos'
                      pixels and in network pixels, mean spread
-``validation.json``  the mean error, the trivial mean-shape predictor's error, and how
-                     well the spread ranks the errors (Spearman)
+``validation.json``  the mean error, the trivial mean-shape predictor's error, how
+                     well the spread ranks the errors (Spearman), and the 90 % radius's
+                     coverage measured on halves of the held-out specimens
+``calibration.json`` the 90 % radius's calibration (:mod:`beetles.core.calibration`),
+                     when specimens were held out
 
 Which weight file a model has is its registry entry's ``weights_file``.
 """
@@ -77,6 +80,15 @@ def load_folder(folder):
     except (KeyError, TypeError, ValueError) as error:
         raise DataError(f"{folder / SETTINGS_JSON}: no usable 'model' and 'landmarks' ({error})") from None
     return load_model(info, folder / info.weights_file, n_landmarks)
+
+
+def load_calibration(folder):
+    """The folder's :class:`~beetles.core.calibration.Calibration`, or ``None``
+    when it has none (trained without held-out specimens, or before 0.3)."""
+    from beetles.core.calibration import CALIBRATION_JSON, Calibration
+
+    path = Path(folder) / CALIBRATION_JSON
+    return Calibration.read(path) if path.is_file() else None
 
 
 def remove_other_weights(out: Path, info) -> None:

@@ -1,7 +1,8 @@
 """Overlays: each photo with its predicted landmarks drawn on it, for a quick look.
 
 The photo, upright and at most :data:`OVERLAY_WIDTH` pixels wide, with every
-landmark as a numbered dot and a circle of radius = its spread; JPEG for
+landmark as a numbered dot and a circle (its 90 % radius, or its spread for a
+model folder without a calibration); JPEG for
 JPEG photos, PNG otherwise.  Points and spreads are in the photo's own
 pixels (y down).
 """

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from beetles.core.calibration import CALIBRATION_JSON
 from beetles.core.errors import BeetlesError
 from beetles.core.files import write_text
 from beetles.core.history import EpochLog, plot_losses, read_losses
@@ -96,7 +97,7 @@ def train(run: TrainSettings, log=print) -> dict:
                                  desc="training photos")
     valid_inputs = model.prepare(held_out, letterbox=True, progress=run.progress,
                                  desc="validation photos") if held_out else Inputs.empty()
-    epoch_log = EpochLog(out / "losses.csv", total=model.planned_epochs(schedule), desc="epochs",
+    epoch_log = EpochLog(out / "losses.csv", total=model.planned_epochs(schedule, train_inputs), desc="epochs",
                          progress=run.progress)
     try:
         model.fit(train_inputs, valid_inputs, listeners=[epoch_log])
@@ -107,12 +108,16 @@ def train(run: TrainSettings, log=print) -> dict:
     title = f"model {info.name}: loss per epoch" + (f" ({', then '.join(info.stages)})" if len(info.stages) > 1
                                                       else "")
     plot_losses(read_losses(out / "losses.csv"), out / "fig_losses.png", title)
-    summary = validate(model, training, held_out)
+    summary, calibration = validate(model, training, held_out)
     write_validation(out, summary)
+    if calibration is not None:
+        calibration.write(out / CALIBRATION_JSON)
+    elif (out / CALIBRATION_JSON).exists():  # --force: the old model's radius must not stay behind
+        (out / CALIBRATION_JSON).unlink()
     settings = settings_record(run, part, model, training, held_out, time.perf_counter() - started)
     write_text(out / SETTINGS_JSON, json.dumps(settings, indent=2, ensure_ascii=False) + "\n")
     for line in summary_lines(summary):
         log(line)
     log(f"model folder: {out} ({info.weights_file}, {SETTINGS_JSON}, losses.csv, fig_losses.png, validation.csv, "
-        "validation.json)")
+        f"validation.json{', ' + CALIBRATION_JSON if calibration is not None else ''})")
     return {**summary, "settings": settings}

@@ -6,7 +6,9 @@ model whose spread needs them) and measures the errors in each photo's own
 pixels and in pixels of the 256×192 network frame, next to the trivial
 predictor that always answers the training specimens' mean landmarks
 (:func:`beetles.core.metrics.mean_shape`, in the network frame), and how well
-the spread ranks the errors (:func:`beetles.core.metrics.spread_summary`).
+the spread ranks the errors (:func:`beetles.core.metrics.spread_summary`), and calibrates the 90 %
+radius on their errors (:mod:`beetles.core.calibration`; its coverage
+measured out of sample, on halves of the held-out set).
 :func:`write_validation` writes ``validation.csv`` (per landmark) and
 ``validation.json``; :func:`summary_lines` is what the user reads.
 """
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from beetles.core.calibration import LEVEL, cross_checked, fit_calibration
 from beetles.core.files import write_text
 from beetles.core.frames import Letterbox
 from beetles.core.metrics import mean_shape, spread_summary
@@ -43,14 +46,16 @@ def predict_in_batches(model, photos: list, passes: int = PASSES):
     return np.concatenate(points), np.concatenate(spreads)
 
 
-def validate(model, training, held_out) -> dict:
+def validate(model, training, held_out):
     """Errors of ``model`` on the ``held_out`` specimens (see the module
-    docstring); the summary ``validation.json`` records."""
+    docstring): ``(summary, calibration)``, the summary ``validation.json``
+    records and the :class:`~beetles.core.calibration.Calibration` of the
+    radius (``None`` without held-out specimens)."""
     n = model.n_landmarks
     summary = {"specimens": len(held_out), "names": [s.name for s in held_out], "landmarks": n}
     if not held_out:
         summary["note"] = "no validation specimens (fewer than 5 specimens, or --validation 0)"
-        return summary
+        return summary, None
     mean_net = mean_shape([Letterbox.for_size(s.frame.size).to_network(s.landmarks) for s in training])
     decoded = [model.decode(s.image, s.name) for s in held_out]
     predicted, spread_net = predict_in_batches(model, decoded)
@@ -75,6 +80,7 @@ def validate(model, training, held_out) -> dict:
         per_landmark["spread_network"] = np.nanmean(spread_net, axis=0)
         means = {key: float(np.nanmean(value)) for key, value in per_landmark.items()}
     confidence = spread_summary(spread_photo, errors["photo"])
+    calibration = fit_calibration(errors["photo"], spread_photo, source=f"{len(held_out)} held-out specimens")
     summary.update({
         "mean_error_photo_px": means["photo"],
         "mean_error_network_px": means["network"],
@@ -89,8 +95,11 @@ def validate(model, training, held_out) -> dict:
         "per_landmark": {key: [None if np.isnan(v) else float(v) for v in value]
                          for key, value in per_landmark.items()},
         "specimens_per_landmark": np.isfinite(errors["photo"]).sum(axis=0).tolist(),
+        "radius90": {"level": LEVEL, "calibration_scores": calibration.scores if calibration else 0,
+                     "measured_on": "each half of the held-out specimens calibrated on the other half",
+                     **cross_checked(errors["photo"], spread_photo)},
     })
-    return summary
+    return summary, calibration
 
 
 def write_validation(out: Path, summary: dict) -> None:
@@ -123,6 +132,13 @@ def summary_lines(summary: dict) -> list[str]:
             text += f"; rank correlation of spread with error {rho:.2f} over landmarks"
             if rho_s is not None:
                 text += f", {rho_s:.2f} over specimens"
+        lines.append(text)
+    radius = summary.get("radius90") or {}
+    if radius.get("coverage") is not None:
+        text = (f"  radius90_px: {100 * radius['coverage']:.0f} % of held-out landmarks within it (calibrated on "
+                "the other half)")
+        if radius.get("radius_error_spearman") is not None:
+            text += f"; rank correlation with the error {radius['radius_error_spearman']:.2f}"
         lines.append(text)
     ratio = summary.get("ratio_to_trivial")
     if ratio is not None and ratio >= 1:

@@ -1,4 +1,4 @@
-"""The cascade model the tool's tests predict with, trained once for the package."""
+"""The default model the tool's tests predict with, trained once for the package."""
 import pytest
 
 from beetles.cli import main
@@ -7,7 +7,7 @@ from tests.tool.discs import disc_part
 
 @pytest.fixture(scope="package")
 def trained(tmp_path_factory):
-    """A cascade model trained for 2 epochs (coarse + refiner) on 16 photos."""
+    """The default model trained for 2 epochs (of each stage) on 16 photos."""
     root = tmp_path_factory.mktemp("tool")
     part = disc_part(root / "part")
     model = root / "model"

@@ -1,5 +1,5 @@
 """Photos of coloured discs, one per landmark, of several sizes, aspect ratios and modes,
-and a cascade model trained on them: what the tool's tests train and predict on."""
+and the default model trained on them: what the tool's tests train and predict on."""
 import csv
 
 import numpy as np

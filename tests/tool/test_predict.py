@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from beetles.cli import main
+from beetles.core.calibration import Calibration
 from beetles.core.frames import Letterbox, normalise
 from beetles.formats.landmark_csv import read_long_csv
 from beetles.formats.tps import read_tps_records
@@ -34,8 +35,14 @@ def test_predict_a_folder(trained, tmp_path, capsys):
         assert points.shape == (LANDMARKS, 2) and np.isfinite(points).all()
         assert (points >= -1).all() and (points[:, 0] <= width + 1).all() and (points[:, 1] <= height + 1).all()
     rows = read_csv(table)
-    assert len(rows) == LANDMARKS * len(truth) and set(rows[0]) == {"image", "landmark", "x", "y", "spread_px"}
+    assert len(rows) == LANDMARKS * len(truth)
+    assert set(rows[0]) == {"image", "landmark", "x", "y", "spread_px", "radius90_px"}
     assert all(float(r["spread_px"]) > 0 for r in rows)
+    # the 90 % radius is the model folder's calibration of the spread
+    calibration = Calibration.read(model / "calibration.json")
+    for r in rows:
+        expected = calibration.radius(np.full((1, LANDMARKS), float(r["spread_px"])))[0, int(r["landmark"]) - 1]
+        assert float(r["radius90_px"]) == pytest.approx(expected, rel=1e-3, abs=1e-3)
     # the CSV (y down) and the TPS (y up) hold the same points
     specimens = {s.name: s for s in read_long_csv(table, image_dir=tmp_path / "new")}
     for record in records:
@@ -43,7 +50,8 @@ def test_predict_a_folder(trained, tmp_path, capsys):
         down = specimens[record.image].landmarks
         np.testing.assert_allclose(record.landmarks_up[:, 1], height - down[:, 1], atol=1e-3)
     review = read_csv(tmp_path / "pred_review.csv")
-    assert len(review) == len(rows)  # every spread exceeds 0 px
+    assert len(review) == len(rows)  # every radius exceeds 0 px
+    assert "90 % radius over 0 px" in captured.out
     assert "review:" in captured.out and f"{len(rows)} landmark(s)" in captured.out
     written = sorted(p.name for p in overlays.iterdir())
     assert written == ["new0.jpg", "new1.png", "new2.png", "new3.png"]

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from beetles.cli import main
+from beetles.registry import DEFAULT_MODEL, model_info
 from beetles.tool.inputs import load_training_data, split_specimens
 from beetles.tool.modelfolder import check_out
 from tests.tool.discs import LANDMARKS, TRAIN_PHOTOS, disc_part, read_csv
@@ -14,19 +15,21 @@ from tests.tool.discs import LANDMARKS, TRAIN_PHOTOS, disc_part, read_csv
 
 def test_train_writes_the_model_folder(trained, capsys):
     part, model = trained
-    for name in ("model.pt", "settings.json", "losses.csv", "fig_losses.png", "validation.csv", "validation.json"):
+    for name in ("model.pt", "settings.json", "losses.csv", "fig_losses.png", "validation.csv", "validation.json",
+                 "calibration.json"):
         assert (model / name).is_file(), name
     assert not (model / "params.npz").exists()
     settings = json.loads((model / "settings.json").read_text())
-    assert settings["model"] == "cascade" and settings["landmarks"] == LANDMARKS
+    info = model_info(DEFAULT_MODEL)
+    assert settings["model"] == DEFAULT_MODEL and settings["landmarks"] == LANDMARKS
     assert settings["engine"] == "torch" and settings["device"] == "cpu"
-    assert "keeping the aspect ratio" in settings["photo_fitting"]
+    assert settings["photo_fitting"] == info.fitting
     specimens = settings["specimens"]
     assert specimens["training"] + specimens["validation"] == len(TRAIN_PHOTOS)
     assert specimens["validation"] == 2  # 10 % of 16, rounded
     assert not set(specimens["training_names"]) & set(specimens["validation_names"])
-    assert settings["epochs"]["done"] == 4  # 2 coarse + 2 refiner epochs
-    assert len(read_csv(model / "losses.csv")) == 4
+    assert settings["epochs"]["done"] == 2 * len(info.stages)  # 2 epochs of every stage
+    assert len(read_csv(model / "losses.csv")) == 2 * len(info.stages)
     rows = read_csv(model / "validation.csv")
     assert [int(r["landmark"]) for r in rows] == [1, 2, 3]
     summary = json.loads((model / "validation.json").read_text())
@@ -34,6 +37,9 @@ def test_train_writes_the_model_folder(trained, capsys):
     for key in ("mean_error_photo_px", "mean_error_network_px", "trivial_error_photo_px", "mean_spread_photo_px"):
         assert np.isfinite(summary[key]) and summary[key] > 0, key
     assert "spread_error_spearman_landmarks" in summary and "spread_error_spearman_specimens" in summary
+    radius = summary["radius90"]
+    assert radius["level"] == 0.9 and radius["calibration_scores"] == 2 * LANDMARKS
+    assert radius["coverage"] is None  # two held-out specimens are too few to check it on halves
 
 
 def test_train_refuses_a_folder_that_holds_a_model(trained, capsys):
