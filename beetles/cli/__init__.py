@@ -105,6 +105,24 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    """``--data`` and ``--landmarks``: the landmarked photos (train, benchmark)."""
+    parser.add_argument("--data", default=None, metavar="DIR",
+                        help="part folder: images/ and landmarks.tps (with --landmarks: where the photos are)")
+    parser.add_argument("--landmarks", default=None, metavar="FILE",
+                        help="a TPS or long CSV (image,landmark,x,y; y down) naming the photos, instead of "
+                        "DIR/landmarks.tps")
+
+
+def _add_budget_options(parser: argparse.ArgumentParser, minutes_note: str) -> None:
+    """``--epochs`` and ``--minutes``: a model's training budget (train, benchmark)."""
+    parser.add_argument("--epochs", type=positive_int, default=None,
+                        help="epochs of every stage (default: the model's; zoom: steps in proportion to the "
+                        "photos, at most 9 minutes; cascade, heatmap, regress: 60)")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help=f"wall-clock budget in minutes: {minutes_note}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``beetles`` command, with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -206,24 +224,18 @@ def build_parser() -> argparse.ArgumentParser:
             "Train a model that places the landmarks of DIR's photos (DIR/images/ and DIR/landmarks.tps, or "
             "--landmarks FILE, a TPS or long CSV naming the photos) on new photos. Any landmark count, photo size "
             "and aspect ratio; missing landmarks allowed (compact models). A seeded share of the specimens is "
-            "held out for validation. Writes MODEL_DIR/: the model (model.pt or params.npz), settings.json, "
-            "losses.csv, fig_losses.png, validation.csv and validation.json."
+            "held out for validation and to calibrate the 90 percent radius. Writes MODEL_DIR/: the model (model.pt or "
+            "params.npz), settings.json, losses.csv, fig_losses.png, validation.csv, validation.json and "
+            "calibration.json."
         ),
     )
-    train.add_argument("--data", default=None, metavar="DIR",
-                       help="part folder: images/ and landmarks.tps (with --landmarks: where the photos are)")
+    _add_data_options(train)
     train.add_argument("--out", required=True, metavar="MODEL_DIR", help="model folder to write")
-    train.add_argument("--landmarks", default=None, metavar="FILE",
-                       help="a TPS or long CSV (image,landmark,x,y; y down) naming the photos, instead of "
-                       "DIR/landmarks.tps")
     train.add_argument("--model", default=DEFAULT_MODEL, choices=list(MODELS),
-                       help="cascade (default: fast, any aspect ratio), heatmap, regress, or the paper's "
-                       "models 1, 2, 3 (4:3 photos; they need --epochs or --minutes)")
-    train.add_argument("--epochs", type=positive_int, default=None,
-                       help="epochs (compact models: 60 by default; cascade trains its coarse network and then "
-                       "its refiner for this many each)")
-    train.add_argument("--minutes", type=float, default=None,
-                       help="wall-clock budget in minutes: training stops when it is spent")
+                       help=f"{DEFAULT_MODEL} (default: finds the specimen, then landmarks it at the photo's "
+                       "resolution; any aspect ratio), cascade, heatmap, regress, or the paper's models 1, 2, 3 "
+                       "(4:3 photos; they need --epochs or --minutes)")
+    _add_budget_options(train, "training stops when it is spent")
     add_engine_options(train)
     train.add_argument("--validation", type=float, default=DEFAULT_VALIDATION,
                        help="share of the specimens held out for validation (default %(default)s; at least one "
@@ -272,9 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
             "(a rerun resumes)."
         ),
     )
-    benchmark.add_argument("--data", default=None, metavar="DIR",
-                           help="part folder: images/ and landmarks.tps (with --landmarks: where the photos are)")
-    benchmark.add_argument("--landmarks", default=None, metavar="FILE", help="a TPS or long CSV naming the photos")
+    _add_data_options(benchmark)
     benchmark.add_argument("--out", required=True, metavar="OUT", help="folder for the tables and each fold")
     benchmark.add_argument("--models", nargs="+", default=[DEFAULT_MODEL], choices=list(MODELS), metavar="MODEL",
                            help=f"models to train (default: {DEFAULT_MODEL}); any of {', '.join(MODELS)}")
@@ -284,8 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.add_argument("--only", type=positive_int, nargs="+", default=None, metavar="K",
                            help="run only these folds (1-based)")
     benchmark.add_argument("--seed", type=int, default=0, help="seed of the shuffle (default %(default)s)")
-    benchmark.add_argument("--epochs", type=positive_int, default=None, help="the models' epochs (default: theirs)")
-    benchmark.add_argument("--minutes", type=float, default=None, help="the models' time budget per fold")
+    _add_budget_options(benchmark, "each fold's training stops when it is spent")
     benchmark.add_argument("--no-dlib", action="store_true", help="leave dlib out even when it is installed")
     benchmark.add_argument("--quiet", action="store_true", help="no progress bars")
     benchmark.set_defaults(func=_cmd_benchmark)
