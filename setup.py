@@ -26,6 +26,9 @@ INSTALL_REQUIRES = [
     # 2.13 (the optional engine, in the "torch" and "test" extras) needs
     # setuptools >= 77.0.3: 80.9.0 satisfies both.
     "setuptools==80.9.0",
+    # beetles review: the web framework and the server that runs it.
+    "starlette==1.10.0",
+    "uvicorn==0.54.0",
 ]
 
 #: The PyTorch engine's pin (the CUDA image installs the same version).
@@ -44,14 +47,19 @@ setup(
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["beetles", "beetles.*"]),
     # The authors' published landmarks travel with the package (beetles tables, the shape models).
-    package_data={"beetles.paper": ["published/*.tps", "published/*.csv", "published/README.md"]},
+    package_data={"beetles.paper": ["published/*.tps", "published/*.csv", "published/README.md"],
+                  # the review page: its HTML, script and style ship with the package (no CDN)
+                  "beetles.tool.review": ["static/*.html", "static/*.js", "static/*.css"]},
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
     # The PyTorch engine (beetles/torch_engine.py) is optional: `.[torch]`.
     # The tests prove it computes what the Theano engine computes, so the
     # "test" extra installs it too (CPU wheel; see Dockerfile.gpu for CUDA).
-    # pytest-xdist runs the tests on every core (pytest.ini: -n auto).
-    extras_require={"torch": [TORCH], "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", TORCH]},
+    # pytest-xdist runs the tests on every core (pytest.ini: -n auto); httpx2 is what
+    # Starlette's test client drives the review server's API with; Selenium drives
+    # the system's Chromium (Debian's chromium and chromium-driver) in the browser tests.
+    extras_require={"torch": [TORCH], "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "httpx2==2.16.2",
+                                               "selenium==4.51.0", TORCH]},
     entry_points={"console_scripts": ["beetles = beetles.cli:main"]},
     license="GPL-3.0-or-later",
 )

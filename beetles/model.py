@@ -44,6 +44,11 @@ from beetles.core.letterbox import check_aspect
 
 #: The engines that run models: the paper's stack, and PyTorch.
 ENGINES = ("theano", "torch")
+#: Retraining from an earlier model (``beetles train --from``) without a budget
+#: given: this share of the model's default budget, with the same learning-rate
+#: schedule (half the peak rate was measured worse on both the synthetic and the
+#: TriloMorph loop: README, "The loop, measured").
+FINE_TUNE_SHARE = 1 / 3
 
 
 @dataclass
@@ -261,6 +266,20 @@ class LandmarkModel(ABC):
         """Start from trained weights (a path or :meth:`params` dict), leaving ``skip_layers`` new."""
         raise BeetlesError(f"pre-training and fine-tuning are for the paper's models 1-3; the '{self.info.name}' "
                            "model trains from scratch")
+
+    def start_from(self, parent: "LandmarkModel", share: float = 1.0) -> list[str]:
+        """Start from ``parent``'s trained weights (a model of the same kind for
+        the same landmark count; a clear error otherwise) and train for
+        ``share`` of the default budget (:data:`FINE_TUNE_SHARE` for
+        ``beetles train --from``; the paper's models take the budget given).
+        Returns the names of the parameters taken over."""
+        if parent.info.name != self.info.name:
+            raise BeetlesError(f"the earlier model is a '{parent.info.name}' model; it cannot start a "
+                               f"'{self.info.name}' model (drop --model to continue the same one)")
+        if parent.n_landmarks != self.n_landmarks:
+            raise DataError(f"the earlier model places {parent.n_landmarks} landmarks, the photos have "
+                            f"{self.n_landmarks}; train from scratch (without --from)")
+        return self.load_params(parent.params())
 
     def freeze(self, count: int) -> list[str]:
         """Freeze the first ``count`` layers after the input; returns their names."""

@@ -72,7 +72,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from beetles.tool.train import TrainSettings, train
 
     train(TrainSettings(
-        out=Path(args.out), data=optional_path(args.data), landmarks=optional_path(args.landmarks), model=args.model,
+        out=Path(args.out), data=optional_path(args.data),
+        landmarks=None if args.landmarks is None else [Path(p) for p in args.landmarks], model=args.model,
+        parent=optional_path(args.parent),
         epochs=args.epochs, minutes=args.minutes, engine=args.engine, device=args.device,
         validation=args.validation, seed=args.seed, progress=not args.quiet, force=args.force,
     ))
@@ -90,6 +92,20 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 1 if result.skipped else 0
 
 
+def _cmd_review(args: argparse.Namespace) -> int:
+    from beetles.tool.review.server import serve
+    from beetles.tool.review.start import ReviewSettings, open_review
+
+    run = ReviewSettings(
+        photos=args.photos, out=Path(args.out), predictions=optional_path(args.predictions),
+        model_dir=optional_path(args.model), landmarks=args.landmarks, names=optional_path(args.names),
+        port=args.port, browser=not args.no_browser, progress=not args.quiet,
+    )
+    session = open_review(run)
+    serve(session, run.port, run.browser)
+    return 0
+
+
 def _cmd_benchmark(args: argparse.Namespace) -> int:
     from beetles.studies.realphotos import BenchmarkSettings, format_summary, run_benchmark
     from beetles.tool.inputs import load_training_data
@@ -105,13 +121,28 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_data_options(parser: argparse.ArgumentParser) -> None:
-    """``--data`` and ``--landmarks``: the landmarked photos (train, benchmark)."""
+def _cmd_benchmark_loop(args: argparse.Namespace) -> int:
+    from beetles.studies.review_loop import LoopSettings, format_loop, run_loop
+    from beetles.tool.inputs import load_training_data
+
+    run = LoopSettings(out=Path(args.out), labelled=args.labelled, correct=args.correct, seed=args.seed,
+                       model=args.model, epochs=args.epochs, minutes=args.minutes,
+                       reference_folds=args.reference_folds, progress=not args.quiet)
+    rows = run_loop(load_training_data(optional_path(args.data), optional_path(args.landmarks)), run)
+    print(format_loop(rows))
+    print(f"tables: {run.out / 'loop.csv'}, {run.out / 'loop.json'}")
+    return 0
+
+
+def _add_data_options(parser: argparse.ArgumentParser, several: bool = False) -> None:
+    """``--data`` and ``--landmarks``: the landmarked photos (train, benchmark);
+    ``several``: ``--landmarks`` takes several files."""
     parser.add_argument("--data", default=None, metavar="DIR",
                         help="part folder: images/ and landmarks.tps (with --landmarks: where the photos are)")
-    parser.add_argument("--landmarks", default=None, metavar="FILE",
+    parser.add_argument("--landmarks", default=None, metavar="FILE", nargs="+" if several else None,
                         help="a TPS or long CSV (image,landmark,x,y; y down) naming the photos, instead of "
-                        "DIR/landmarks.tps")
+                        "DIR/landmarks.tps" + ("; several: a photo in two takes the later file's landmarks; a TPS "
+                                               "file of beetles review gives its photos reviewed" if several else ""))
 
 
 def _add_budget_options(parser: argparse.ArgumentParser, minutes_note: str) -> None:
@@ -229,9 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
             "calibration.json."
         ),
     )
-    _add_data_options(train)
+    _add_data_options(train, several=True)
     train.add_argument("--out", required=True, metavar="MODEL_DIR", help="model folder to write")
-    train.add_argument("--model", default=DEFAULT_MODEL, choices=list(MODELS),
+    train.add_argument("--from", dest="parent", default=None, metavar="MODEL_DIR",
+                       help="start from this model folder's weights (the same model and landmark count; without "
+                       "--epochs or --minutes a third of the default budget): retrain after corrections")
+    train.add_argument("--model", default=None, choices=list(MODELS),
                        help=f"{DEFAULT_MODEL} (default: finds the specimen, then landmarks it at the photo's "
                        "resolution; any aspect ratio), cascade, heatmap, regress, or the paper's models 1, 2, 3 "
                        "(4:3 photos; they need --epochs or --minutes)")
@@ -272,6 +306,38 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(func=_cmd_predict)
 
+    from beetles.tool.review.start import DEFAULT_PORT
+
+    review = sub.add_parser(
+        "review",
+        help="check and correct landmarks, or place them by hand, in the browser",
+        description=(
+            "Start a local web page to review landmarks: the photos in a queue, the least certain first (the "
+            "largest 90 percent radius), each zoomable to full resolution with its landmarks and the model's 90 "
+            "percent circles; drag a landmark to move it, mark one missing, accept the photo. The landmarks come "
+            "from --predictions (a TPS file, or the CSV of 'beetles predict --csv'), from a model folder run now "
+            "(--model DIR, or DIR as the first argument), or are placed by hand (--landmarks N: click 1, 2, ...). "
+            "Every change is written at once to OUT.tps (tpsDig's layout, y up) and OUT.review.json (each photo's "
+            "status); run the same command again to resume. 'beetles train --landmarks OUT.tps' learns from the "
+            "photos reviewed. The page listens on 127.0.0.1 only and needs the token in the address it prints."
+        ),
+    )
+    review.add_argument("photos", nargs="+", metavar="PHOTOS_OR_FOLDERS",
+                        help="photos and folders of photos (a model folder first: its model places the landmarks)")
+    review.add_argument("--out", required=True, metavar="FILE.tps",
+                        help="TPS file of the reviewed landmarks (resumed when it is a review's; never a file of yours)")
+    review.add_argument("--predictions", default=None, metavar="FILE",
+                        help="landmarks to review: a TPS file or the long CSV of beetles predict --csv")
+    review.add_argument("--model", default=None, metavar="MODEL_DIR", help="place the landmarks with this model now")
+    review.add_argument("--landmarks", type=positive_int, default=None, metavar="N",
+                        help="landmarks per photo (needed to place them by hand)")
+    review.add_argument("--names", default=None, metavar="FILE", help="the landmarks' names, one per line")
+    review.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help="port on 127.0.0.1 (default %(default)s; 0: any free port)")
+    review.add_argument("--no-browser", action="store_true", help="only print the address; open no browser")
+    review.add_argument("--quiet", action="store_true", help="no progress bar while the model places landmarks")
+    review.set_defaults(func=_cmd_review)
+
     benchmark = sub.add_parser(
         "benchmark",
         help="compare models, the trivial predictor and dlib on the same cross-validation folds of your photos",
@@ -298,6 +364,31 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.add_argument("--no-dlib", action="store_true", help="leave dlib out even when it is installed")
     benchmark.add_argument("--quiet", action="store_true", help="no progress bars")
     benchmark.set_defaults(func=_cmd_benchmark)
+
+    loop = sub.add_parser(
+        "benchmark-loop",
+        help="measure the review loop on landmarked photos (the corrections simulated from the manual landmarks)",
+        description=(
+            "Run the loop a lab runs, each step with the tool's code: train on --labelled photos, predict the "
+            "rest, review them with the --correct share at the head of the queue (the least certain) set to "
+            "their manual landmarks, retrain --from the first model on the labelled and corrected photos, predict "
+            "the photos never corrected. Beside it, on the same photos: the trivial predictor, a model trained "
+            "from scratch on the same photos, and the reference, trained on every other photo's manual "
+            "landmarks. Errors in photo pixels. Writes OUT/loop.csv, OUT/loop.json and every step (a rerun resumes)."
+        ),
+    )
+    _add_data_options(loop)
+    loop.add_argument("--out", required=True, metavar="OUT", help="folder for the tables and every step")
+    loop.add_argument("--labelled", type=positive_int, default=20, help="photos labelled at the start (default 20)")
+    loop.add_argument("--correct", type=float, default=0.1,
+                      help="share of the predicted photos corrected, the least certain first (default 0.1)")
+    loop.add_argument("--model", default=None, choices=list(MODELS), help=f"the model (default {DEFAULT_MODEL})")
+    loop.add_argument("--reference-folds", type=positive_int, default=2,
+                      help="folds of the reference over the photos never corrected (default 2)")
+    loop.add_argument("--seed", type=int, default=0, help="seed of the labelled photos' choice (default 0)")
+    _add_budget_options(loop, "every training stops when it is spent (--from: a third of it)")
+    loop.add_argument("--quiet", action="store_true", help="no progress bars")
+    loop.set_defaults(func=_cmd_benchmark_loop)
     return parser
 
 

@@ -22,6 +22,9 @@ weights (batch-norm statistics included; the refiner's keys start with
 """
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -38,7 +41,7 @@ from beetles.compact.networks import (
     normalised_to_fine,
 )
 from beetles.compact.photos import Photos, photo_inputs
-from beetles.core.errors import WeightsError
+from beetles.core.errors import BeetlesError, WeightsError
 from beetles.core.frames import NETWORK, denormalise
 from beetles.core.letterbox import letterbox_rgb
 from beetles.core.torchutil import device_description, device_for, load_state, save_state, use_all_cores
@@ -68,6 +71,7 @@ class CompactModel(LandmarkModel):
         self.module = self.module.to(memory_format=torch.channels_last)
         self.refiner = RefineNet(n_landmarks).to(self.torch_device) if info.config["refine"] else None
         self.refined = False  # whether predictions go through the refiner (once it trains)
+        self.budget_share = 1.0  # of the default budget (beetles train --from: less)
 
     # -- building -------------------------------------------------------------
     @classmethod
@@ -216,6 +220,27 @@ class CompactModel(LandmarkModel):
                                    f"{tuple(value.shape)} (a model for another landmark count?)")
         self._load_state_dict({k: torch.as_tensor(np.asarray(params[k])) for k in state})
         return list(state)
+
+    def load_params(self, source, skip_layers=()) -> list[str]:
+        """Start from trained weights: a :meth:`params` dict or a ``model.pt``
+        (``skip_layers`` is for the paper's models)."""
+        if skip_layers:
+            raise BeetlesError(f"fine-tuning with new {', '.join(skip_layers)} layers (the paper's protocol) is for "
+                               f"models 1-3; a '{self.info.name}' model retrains from one for the same landmarks "
+                               "(beetles train --from)")
+        params = source if isinstance(source, dict) else load_state(source)["params"]
+        return self.set_params(params, source=None if isinstance(source, dict) else source)
+
+    def start_from(self, parent, share: float = 1.0) -> list[str]:
+        """:meth:`LandmarkModel.start_from`; ``share`` < 1 scales the epochs and
+        minutes of the schedule (and ``zoom``'s steps)."""
+        loaded = super().start_from(parent, share)
+        self.budget_share = float(share)
+        if share < 1:
+            s = self.schedule
+            self.schedule = replace(s, epochs=None if s.epochs is None else max(1, math.ceil(s.epochs * share)),
+                                    minutes=None if s.minutes is None else s.minutes * share)
+        return loaded
 
     def _load_state_dict(self, tensors: dict) -> None:
         self.module.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("refiner.")})

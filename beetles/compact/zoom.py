@@ -205,10 +205,12 @@ class ZoomModel(CompactModel):
     def stage_epochs(self, stage: int, n_photos: int, n_items: int, batch: int) -> int:
         """Epochs of ``stage`` (0, 1, 2) for ``n_photos`` training photos and
         ``n_items`` per epoch in batches of ``batch``: ``--epochs``, else
-        about :func:`stage_steps` optimiser steps (at least one epoch)."""
+        about :func:`stage_steps` optimiser steps times the budget share
+        (``beetles train --from``: less), at least one epoch."""
         if self.schedule.epochs is not None:
             return int(self.schedule.epochs)
-        return max(1, round(stage_steps(stage, n_photos) / max(1, math.ceil(n_items / batch))))
+        steps = stage_steps(stage, n_photos) * self.budget_share
+        return max(1, round(steps / max(1, math.ceil(n_items / batch))))
 
     def fit(self, train, valid=None, listeners=()) -> "ZoomModel":
         """Train the three stages on ``train`` (see the module docstring);

@@ -208,6 +208,13 @@ def write_tps(path, specimens, image_dir=None) -> Path:
     ``IMAGE=`` is the photo's path relative to ``image_dir`` (default: its
     file name).  Missing landmarks are written ``-1 -1``.  Atomic.
     """
+    with atomic_write(path) as handle:
+        handle.write(format_tps(specimens, image_dir))
+    return Path(path)
+
+
+def format_tps(specimens, image_dir=None) -> str:
+    """The text :func:`write_tps` writes (y up, ``-1 -1`` for a missing landmark)."""
     out = []
     for specimen in specimens:
         up = flip_y(specimen.landmarks, specimen.frame.height)
@@ -228,6 +235,4 @@ def write_tps(path, specimens, image_dir=None) -> Path:
             out.append(f"SCALE={specimen.scale:g}")
         if specimen.comment:
             out.append(f"COMMENT={specimen.comment}")
-    with atomic_write(path) as handle:
-        handle.write("\n".join(out) + "\n")
-    return Path(path)
+    return "\n".join(out) + "\n"

@@ -19,6 +19,7 @@ from beetles.core.specimen import PartData
 from beetles.formats.dataset import IMAGES_FOLDER, check_specimens, load_part
 from beetles.formats.landmark_csv import read_long_csv
 from beetles.formats.tps import read_tps
+from beetles.tool.review.session import reviewed_names, sidecar_path
 
 #: File names expanded from a folder given to ``beetles predict`` (any case).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
@@ -26,19 +27,33 @@ DEFAULT_VALIDATION = 0.1
 DEFAULT_SEED = 42
 
 
-def load_training_data(data=None, landmarks=None) -> PartData:
+def load_training_data(data=None, landmarks=None, log=None) -> PartData:
     """The landmarked photos to train on.
 
     ``data``: a part folder (``images/`` + ``landmarks.tps``, as
     :func:`beetles.formats.dataset.load_part` reads it); ``landmarks``: a
     TPS or long CSV (``image,landmark,x,y``, y down) naming the photos,
     looked up in ``data/images/`` (or ``data``) when ``data`` is given, else
-    beside the file.  Missing landmarks are allowed.  Every problem is listed
-    at once, naming the file and specimen."""
+    beside the file, or a list of such files (a photo in two: the later
+    file's landmarks).  A TPS file ``beetles review`` wrote gives only the
+    photos reviewed or edited in it (its journal says which; ``log`` is told
+    how many).  Missing landmarks are allowed.  Every problem is listed at
+    once, naming the file and specimen."""
     if data is None and landmarks is None:
         raise BeetlesError("give --data DIR (a folder with images/ and landmarks.tps) or --landmarks FILE")
     if landmarks is None:
         return load_part(data, allow_missing=True)
+    if isinstance(landmarks, (list, tuple)):
+        parts = [load_training_data(data, one, log) for one in landmarks]
+        if len(parts) == 1:
+            return parts[0]
+        merged = {}
+        for part in parts:
+            if merged and part.n_landmarks != next(iter(merged.values())).n_landmarks:
+                raise DataError(f"{part.name}: {part.n_landmarks} landmarks, the other files "
+                                f"{next(iter(merged.values())).n_landmarks}")
+            merged.update({s.image.resolve(): s for s in part.specimens})
+        return PartData("+".join(p.name for p in parts), list(merged.values()), parts[0].folder)
     landmarks = Path(landmarks)
     if not landmarks.is_file():
         raise DataError(f"{landmarks}: landmark file not found")
@@ -52,6 +67,16 @@ def load_training_data(data=None, landmarks=None) -> PartData:
     problems: list[str] = []
     reader = read_long_csv if landmarks.suffix.lower() == ".csv" else read_tps
     specimens = reader(landmarks, image_dir=image_dir, problems=problems)
+    reviewed = reviewed_names(landmarks)
+    if reviewed is not None:
+        kept = [s for s in specimens if s.image.relative_to(image_dir).as_posix() in reviewed]
+        if not kept:
+            raise DataError(f"{landmarks}: no photo reviewed yet ({sidecar_path(landmarks).name} says); review "
+                            "some with beetles review first")
+        if log is not None:
+            log(f"{landmarks}: {len(kept)} photo(s) reviewed or edited in beetles review; "
+                f"{len(specimens) - len(kept)} not yet reviewed left out")
+        specimens = kept
     check_specimens(specimens, landmarks, allow_missing=True, problems=problems)
     return PartData(landmarks.stem, specimens, image_dir)
 

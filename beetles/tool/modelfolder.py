@@ -6,8 +6,9 @@ A model folder holds (all written atomically, ``settings.json`` last):
                      model's state (weights, batch-norm statistics, history), ``torch.save``
 ``params.npz``       the paper's models 1-3: the weights in Lasagne's layout (either engine)
 ``settings.json``    model, landmark count, engine, device, how photos are fitted, data
-                     source, training and validation specimens, epochs, seconds, versions,
-                     the command (:func:`settings_record`)
+                     source, training and validation specimens, epochs, the model it was
+                     retrained from (``parent``), seconds, versions, the command
+                     (:func:`settings_record`)
 ``losses.csv``       loss per epoch (:class:`beetles.core.history.EpochLog`), ``fig_losses.png``
 ``validation.csv``   per landmark, over the held-out specimens: mean error in the photos'
                      pixels and in network pixels, mean spread
@@ -98,6 +99,17 @@ def remove_other_weights(out: Path, info) -> None:
             (out / name).unlink()
 
 
+def parent_record(parent) -> dict | None:
+    """What ``settings.json`` says of the model folder a model was retrained
+    from (``beetles train --from``; ``None``: trained from scratch)."""
+    if parent is None:
+        return None
+    settings = read_settings(parent)
+    return {"folder": str(Path(parent).resolve()), "model": settings.get("model"),
+            "specimens": (settings.get("specimens") or {}).get("total"), "seconds": settings.get("seconds"),
+            "parent": (settings.get("parent") or {}).get("folder"), "command": settings.get("command")}
+
+
 def settings_record(run, part, model, training, held_out, seconds: float) -> dict:
     """``settings.json``: ``run`` the :class:`beetles.tool.train.TrainSettings`,
     ``part`` the data, ``model`` the trained model, ``training`` and
@@ -115,7 +127,9 @@ def settings_record(run, part, model, training, held_out, seconds: float) -> dic
         "fine_scale": info.fine_scale,
         "uncertainty": info.uncertainty,
         "data": {"folder": None if run.data is None else str(Path(run.data).resolve()),
-                 "landmarks": None if run.landmarks is None else str(Path(run.landmarks).resolve())},
+                 "landmarks": None if run.landmarks is None else
+                 [str(Path(p).resolve()) for p in run.landmarks] if isinstance(run.landmarks, (list, tuple))
+                 else str(Path(run.landmarks).resolve())},
         "specimens": {"total": len(part), "training": len(training), "validation": len(held_out),
                       "validation_fraction": run.validation, "seed": run.seed,
                       "training_names": [s.name for s in training],
@@ -123,6 +137,7 @@ def settings_record(run, part, model, training, held_out, seconds: float) -> dic
         "epochs": {"requested": run.epochs, "minutes": run.minutes, "done": len(model.history),
                    **({"note": f"the model trains its {', then its '.join(info.stages)}: every stage's epochs"}
                       if len(info.stages) > 1 else {})},
+        "parent": parent_record(run.parent),
         "seconds": round(seconds, 1),
         "versions": stack_versions(),
         "command": run.command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),

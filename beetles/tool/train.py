@@ -20,10 +20,17 @@ from beetles.core.calibration import CALIBRATION_JSON
 from beetles.core.errors import BeetlesError
 from beetles.core.files import write_text
 from beetles.core.history import EpochLog, plot_losses, read_losses
-from beetles.model import Inputs
+from beetles.model import FINE_TUNE_SHARE, Inputs
 from beetles.registry import DEFAULT_MODEL, build_model, check_model, model_info
 from beetles.tool.inputs import DEFAULT_SEED, DEFAULT_VALIDATION, load_training_data, split_specimens
-from beetles.tool.modelfolder import SETTINGS_JSON, check_out, remove_other_weights, settings_record
+from beetles.tool.modelfolder import (
+    SETTINGS_JSON,
+    check_out,
+    load_folder,
+    read_settings,
+    remove_other_weights,
+    settings_record,
+)
 from beetles.tool.validate import summary_lines, validate, write_validation
 
 
@@ -32,17 +39,22 @@ class TrainSettings:
     """What ``beetles train`` is asked for.
 
     ``data``: a part folder (``images/`` + ``landmarks.tps``); ``landmarks``:
-    a TPS or long CSV naming the photos instead; ``out``: the model folder;
-    ``model``: a registered model's name; ``epochs`` and ``minutes``: the
-    budget (``None``: the model's default); ``engine`` (``None``: the
-    model's) and ``device``; ``validation``: the share held out; ``force``:
-    replace a model already in ``out``; ``command``: recorded in
-    ``settings.json`` (default: this process's command line)."""
+    a TPS or long CSV naming the photos instead, or ``out``: the model folder;
+    several such files, later ones replacing earlier ones' landmarks of a
+    photo (a file written by ``beetles review``: only its photos reviewed);
+    ``model``: a registered model's name (``None``: the default, or
+    ``parent``'s); ``parent``: a model folder to start from (``--from``:
+    its weights, a third of the default budget); ``epochs`` and
+    ``minutes``: the budget (``None``: the model's default); ``engine``
+    (``None``: the model's) and ``device``; ``validation``: the share held
+    out; ``force``: replace a model already in ``out``; ``command``:
+    recorded in ``settings.json`` (default: this process's command line)."""
 
     out: Path
     data: Path | None = None
-    landmarks: Path | None = None
-    model: str = DEFAULT_MODEL
+    landmarks: Path | list | None = None
+    model: str | None = None
+    parent: Path | None = None
     epochs: int | None = None
     minutes: float | None = None
     engine: str | None = None
@@ -57,8 +69,18 @@ class TrainSettings:
 def check_settings(run: TrainSettings):
     """The model's :class:`~beetles.registry.ModelInfo` and engine, or a
     :class:`BeetlesError` for settings that cannot work (before any photo is read)."""
+    name = run.model or DEFAULT_MODEL
+    if run.parent is not None:
+        parent = read_settings(run.parent)
+        name = str(parent.get("model"))
+        if run.model is not None and run.model != name:
+            raise BeetlesError(f"--model {run.model}: {run.parent} holds a '{name}' model, and --from continues "
+                               "the same model; drop --model (or --from to train another from scratch)")
+        if Path(run.parent).resolve() == Path(run.out).resolve():
+            raise BeetlesError(f"--out {run.out}: is the --from model folder; give another, so the earlier model "
+                               "is kept")
     try:
-        info = model_info(run.model)
+        info = model_info(name)
     except ValueError as error:
         raise BeetlesError(str(error)) from None
     if run.epochs is not None and run.epochs < 1:
@@ -68,7 +90,7 @@ def check_settings(run: TrainSettings):
     if info.needs_budget and run.epochs is None and run.minutes is None:
         raise BeetlesError(
             f"--model {info.name}: the paper's models have no sensible CPU default (the paper trained 5000 epochs, "
-            "days on a CPU): give --epochs N or --minutes M, or use the default model, cascade")
+            f"days on a CPU): give --epochs N or --minutes M, or use the default model, {DEFAULT_MODEL}")
     if not 0 <= run.validation < 1:
         raise BeetlesError(f"--validation {run.validation:g}: give a fraction in [0, 1), e.g. 0.1")
     return info, check_model(info, run.engine, run.device, run.minutes)
@@ -83,7 +105,7 @@ def train(run: TrainSettings, log=print) -> dict:
     info, engine = check_settings(run)
     out = Path(run.out)
     check_out(out, run.force)
-    part = load_training_data(run.data, run.landmarks)
+    part = load_training_data(run.data, run.landmarks, log=log)
     train_index, valid_index = split_specimens(len(part), run.validation, run.seed)
     training = [part[i] for i in train_index]
     held_out = [part[i] for i in valid_index]
@@ -91,13 +113,19 @@ def train(run: TrainSettings, log=print) -> dict:
         f"({len(training)} to train, {len(held_out)} held out for validation), engine {engine} on {run.device}")
     schedule = info.schedule(epochs=run.epochs, minutes=run.minutes, seed=run.seed)
     model = build_model(info, part.n_landmarks, schedule, engine=engine, device=run.device)
+    parent = None
+    if run.parent is not None:
+        parent = load_folder(run.parent)
+        share = FINE_TUNE_SHARE if run.epochs is None and run.minutes is None else 1.0
+        model.start_from(parent, share)
+        log(f"starting from {run.parent} (its weights" + (f"; {share:.0%} of the default budget)" if share < 1 else ")"))
     model.check_specimens(training + held_out)
     out.mkdir(parents=True, exist_ok=True)
     train_inputs = model.prepare(training, augment=True, letterbox=True, progress=run.progress,
                                  desc="training photos")
     valid_inputs = model.prepare(held_out, letterbox=True, progress=run.progress,
                                  desc="validation photos") if held_out else Inputs.empty()
-    epoch_log = EpochLog(out / "losses.csv", total=model.planned_epochs(schedule, train_inputs), desc="epochs",
+    epoch_log = EpochLog(out / "losses.csv", total=model.planned_epochs(model.schedule, train_inputs), desc="epochs",
                          progress=run.progress)
     try:
         model.fit(train_inputs, valid_inputs, listeners=[epoch_log])
