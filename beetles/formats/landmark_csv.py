@@ -177,7 +177,7 @@ def read_landmark_values(path, columns) -> dict[str, np.ndarray]:
 
 def _cell_value(cell: str, path, line: int, column: str) -> float:
     cell = cell.strip()
-    if cell == "":
+    if cell == "" or cell.lower() == "na":  # R's write.csv writes NA
         return np.nan
     try:
         return float(cell)

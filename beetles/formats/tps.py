@@ -4,7 +4,7 @@ One block per specimen::
 
     LM=3            landmark count, then that many "x y" lines (y up)
     12.5 180.0
-    -1 -1           a negative coordinate: the landmark is missing
+    -1 -1           a negative coordinate (or NA, nan): the landmark is missing
     40 31
     CURVES=1        optional: curve blocks, each POINTS=m then m lines
     POINTS=2
@@ -13,7 +13,7 @@ One block per specimen::
     IMAGE=beetle_001.jpg
     ID=0
     SCALE=0.0125
-    COMMENT=any text
+    COMMENT=any text   (COMMENTS= is read alike)
 
 Keywords are case-insensitive.  Coordinates have y pointing **up**
 (``row = image height - y``); in memory beetles keeps y down, so turning a
@@ -56,10 +56,16 @@ class TpsRecord:
     line: int = 0
 
 
+#: How geomorph's ``writeland.tps`` and ktch write a missing coordinate (any case).
+MISSING_WORDS = ("na", "nan")
+
+
 def _coordinates(text: str, path, lineno: int) -> tuple[float, float]:
     fields = text.replace(",", " ").split()
     if len(fields) != 2:
         raise FormatError(path, lineno, f"expected two coordinates 'x y', found {text.strip()!r}")
+    if any(f.lower() in MISSING_WORDS for f in fields):
+        return np.nan, np.nan  # a missing landmark, as geomorph and ktch write it
     try:
         x, y = float(fields[0]), float(fields[1])
     except ValueError:
@@ -113,7 +119,7 @@ def parse_tps(text: str, path="<string>") -> list[TpsRecord]:
         key, value = match.group(1).upper(), match.group(2)
         if key == "LM":
             points = read_points(_count(value, "LM", path, lineno), "LM", lineno)
-            points[(points < 0).any(axis=1)] = np.nan
+            points[(points < 0).any(axis=1) | np.isnan(points).any(axis=1)] = np.nan
             records.append(TpsRecord(landmarks_up=points, line=lineno))
             continue
         if not records:
@@ -137,7 +143,7 @@ def parse_tps(text: str, path="<string>") -> list[TpsRecord]:
                 record.scale = float(value)
             except ValueError:
                 raise FormatError(path, lineno, f"SCALE= needs a number, found {value!r}") from None
-        elif key == "COMMENT":
+        elif key in ("COMMENT", "COMMENTS"):  # ktch and some tpsDig versions write COMMENTS=
             record.comment = value
         # Other keywords (VARIABLES=, ...) carry nothing beetles uses.
     return records
@@ -206,17 +212,30 @@ def write_tps(path, specimens, image_dir=None) -> Path:
     """Write specimens as TPS (y up, with each specimen's frame height).
 
     ``IMAGE=`` is the photo's path relative to ``image_dir`` (default: its
-    file name).  Missing landmarks are written ``-1 -1``.  Atomic.
+    file name); ``ID=`` always (ktch requires it).  Missing landmarks are
+    written ``-1 -1``.  Atomic.
     """
     with atomic_write(path) as handle:
         handle.write(format_tps(specimens, image_dir))
     return Path(path)
 
 
+def default_ids(specimens) -> list[str]:
+    """``ID=`` for specimens that have none: the photo's name without its
+    suffix (what geomorph's ``readland.tps(specID="ID")`` shows), or, when two
+    photos share it, the position from 0 (as tpsDig numbers)."""
+    stems = [Path(s.image).stem for s in specimens]
+    unique = len(set(stems)) == len(stems) and all(stems)
+    return stems if unique else [str(k) for k in range(len(specimens))]
+
+
 def format_tps(specimens, image_dir=None) -> str:
-    """The text :func:`write_tps` writes (y up, ``-1 -1`` for a missing landmark)."""
+    """The text :func:`write_tps` writes (y up, ``-1 -1`` for a missing landmark,
+    ``ID=`` always: the specimen's, else :func:`default_ids`)."""
     out = []
-    for specimen in specimens:
+    specimens = list(specimens)
+    ids = default_ids(specimens)
+    for specimen, default_id in zip(specimens, ids, strict=True):
         up = flip_y(specimen.landmarks, specimen.frame.height)
         out.append(f"LM={specimen.n_landmarks}")
         for (x, y), missing in zip(up, specimen.missing):
@@ -229,8 +248,7 @@ def format_tps(specimens, image_dir=None) -> str:
                 out.extend(f"{_number(x)} {_number(y)}" for x, y in flip_y(curve, specimen.frame.height))
         name = specimen.image.relative_to(image_dir).as_posix() if image_dir else specimen.image.name
         out.append(f"IMAGE={name}")
-        if specimen.id is not None:
-            out.append(f"ID={specimen.id}")
+        out.append(f"ID={specimen.id if specimen.id is not None else default_id}")
         if specimen.scale is not None:
             out.append(f"SCALE={specimen.scale:g}")
         if specimen.comment:

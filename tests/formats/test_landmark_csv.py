@@ -96,3 +96,10 @@ def test_long_tables_of_any_values_round_trip_with_missing_cells(tmp_path):
     with pytest.raises(FormatError, match=r"bad.csv, line 2: column 'x': non-numeric value 'one'"):
         read_landmark_values(tmp_path / "bad.csv", ["x"])
 
+
+
+def test_na_cells_are_missing_values(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("image,landmark,x,y\na.jpg,1,1.5,2\na.jpg,2,NA,NA\n")  # as R's write.csv writes them
+    values = read_landmark_values(path, ["x", "y"])
+    assert values["a.jpg"][0].tolist() == [1.5, 2] and np.isnan(values["a.jpg"][1]).all()

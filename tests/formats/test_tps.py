@@ -120,3 +120,17 @@ def test_windows_line_ends_a_byte_order_mark_and_latin1_text_read_alike(tmp_path
         for got, want in zip(records, expected):
             np.testing.assert_array_equal(got.landmarks_up, want.landmarks_up)
     assert read_tps_records(tmp_path / "latin1.tps")[0].comment == "left side abîmé"
+
+
+def test_id_is_always_written_and_geomorph_ktch_missing_values_are_read(tmp_path):
+    frame = photo_frame(100, 80)
+    specimens = [Specimen(tmp_path / "w_01.jpg", [[1, 2], [3, 4]], frame),
+                 Specimen(tmp_path / "w_02.jpg", [[5, 6], [7, 8]], frame, id="kept")]
+    text = write_tps(tmp_path / "ids.tps", specimens).read_text()
+    assert "IMAGE=w_01.jpg\nID=w_01\n" in text and "IMAGE=w_02.jpg\nID=kept\n" in text
+    twins = [Specimen(tmp_path / "a.jpg", [[1, 2]], frame), Specimen(tmp_path / "a.png", [[1, 2]], frame)]
+    assert [r.id for r in parse_tps(write_tps(tmp_path / "twins.tps", twins).read_text())] == ["0", "1"]
+    # as geomorph's writeland.tps and ktch write missing landmarks, and ktch's COMMENTS=
+    records = parse_tps("LM=3\n1 2\nNA NA\nnan 5\nIMAGE=a.jpg\nID=1\nCOMMENTS=left wing\n")
+    assert np.isnan(records[0].landmarks_up[1:]).all() and records[0].landmarks_up[0].tolist() == [1, 2]
+    assert records[0].comment == "left wing"

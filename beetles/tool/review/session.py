@@ -172,10 +172,9 @@ class ReviewSession:
         return photo
 
     def specimens(self) -> list[Specimen]:
-        """The TPS file's specimens (``ID=`` kept, else the photo's position from 0 as tpsDig numbers)."""
-        return [Specimen(Path(p.name), p.points, photo_frame(p.width, p.height),
-                         id=p.id if p.id is not None else str(k), scale=p.scale, comment=p.comment, extra=dict(p.extra))
-                for k, p in enumerate(self.photos)]
+        """The TPS file's specimens (``ID=`` kept, else :func:`beetles.formats.tps.default_ids`)."""
+        return [Specimen(Path(p.name), p.points, photo_frame(p.width, p.height), id=p.id, scale=p.scale,
+                         comment=p.comment, extra=dict(p.extra)) for p in self.photos]
 
     def save(self) -> None:
         """Write the journal, then the TPS file (each atomically)."""
