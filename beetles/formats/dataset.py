@@ -85,13 +85,15 @@ def check_specimens(specimens, folder, decode: bool = True, allow_missing: bool 
         raise _problems_error(Path(folder), problems)
 
 
-def load_part(folder, name: str | None = None, landmarks=None, decode: bool = True, allow_missing: bool = False) -> PartData:
+def load_part(folder, name: str | None = None, landmarks=None, decode: bool = True, allow_missing: bool = False,
+              notes: list | None = None) -> PartData:
     """Load and check one part folder (``images/`` + ``landmarks.tps``).
 
     ``landmarks`` may name another landmark file: a ``.tps``, or a long CSV
     (``image,landmark,x,y``) whose ``image`` names files in ``images/``.
     ``name`` defaults to the folder's name.  Landmarks come back y down in
-    each photo's own pixel frame.
+    each photo's own pixel frame.  ``notes`` gets a line for photo names not
+    matched by their path (:mod:`beetles.formats.photonames`).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -104,7 +106,7 @@ def load_part(folder, name: str | None = None, landmarks=None, decode: bool = Tr
         raise DataError(f"{landmark_file}: landmark file not found")
     problems: list[str] = []
     reader = read_long_csv if landmark_file.suffix.lower() == ".csv" else read_tps
-    specimens = reader(landmark_file, image_dir=image_dir, problems=problems)
+    specimens = reader(landmark_file, image_dir=image_dir, problems=problems, notes=notes)
     check_specimens(specimens, landmark_file, decode=decode, allow_missing=allow_missing, problems=problems)
     return PartData(name or folder.name, specimens, folder)
 

@@ -26,6 +26,7 @@ from beetles.core.files import atomic_write
 from beetles.core.frames import NETWORK
 from beetles.core.images import resolve_frame
 from beetles.core.specimen import Specimen
+from beetles.formats.photonames import PhotoFinder
 
 _WIDE_COLUMN = re.compile(r"^([xy])(\d+)$", re.IGNORECASE)
 
@@ -185,25 +186,30 @@ def _cell_value(cell: str, path, line: int, column: str) -> float:
         raise FormatError(path, line, f"column {column!r}: non-numeric value {cell!r}") from None
 
 
-def read_long_csv(path, image_dir=None, size=None, problems: list | None = None) -> list[Specimen]:
+def read_long_csv(path, image_dir=None, size=None, problems: list | None = None,
+                  notes: list | None = None) -> list[Specimen]:
     """Read a long CSV ``image,landmark,x,y`` (y down, 1-based landmarks).
 
     Rows of one image may come in any order; every image must list
     landmarks 1..n.  ``size=None`` (default) reads each photo's size from
     ``image_dir`` (default: the CSV's folder); with a ``problems`` list,
     images that cannot be opened are skipped and reported in it, as
-    :func:`beetles.formats.tps.read_tps` does.
+    :func:`beetles.formats.tps.read_tps` does, and found as it finds them
+    (``notes``: the names not matched by their path).
     """
     path = Path(path)
     tables = read_landmark_values(path, ["x", "y"])
     image_dir = Path(image_dir) if image_dir is not None else path.parent
+    finder = PhotoFinder(image_dir) if size is None else None
     specimens = []
     for number, (image, points) in enumerate(tables.items(), start=1):
         points[(points < 0).any(axis=1)] = np.nan  # a negative coordinate: a missing landmark
-        photo = image_dir / image
+        photo = finder.find(image) if finder else image_dir / image
         frame = resolve_frame(photo, size, f"{image} in {path}", problems)
         if frame is not None:
             specimens.append(Specimen(photo, points, frame, extra={"number": number}))
+    if finder is not None and notes is not None:
+        notes.extend(finder.notes(path))
     return specimens
 
 

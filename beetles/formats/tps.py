@@ -32,6 +32,7 @@ from beetles.core.errors import DataError, FormatError
 from beetles.core.files import atomic_write
 from beetles.core.frames import flip_y
 from beetles.core.specimen import Specimen
+from beetles.formats.photonames import PhotoFinder
 
 _KEY = re.compile(r"^\s*([A-Za-z]+)\s*=\s*(.*?)\s*$")
 _BLOCK_KEYS = ("CURVES", "OUTLINES")
@@ -161,7 +162,8 @@ def read_tps_records(path) -> list[TpsRecord]:
     return parse_tps(text, path)
 
 
-def read_tps(path, image_dir=None, size=None, require_image: bool = True, problems: list | None = None) -> list[Specimen]:
+def read_tps(path, image_dir=None, size=None, require_image: bool = True, problems: list | None = None,
+             notes: list | None = None) -> list[Specimen]:
     """Read a TPS file into specimens with y-down landmarks.
 
     The y axis is flipped with each photo's height: ``size=(width, height)``
@@ -171,19 +173,23 @@ def read_tps(path, image_dir=None, size=None, require_image: bool = True, proble
     its size.  Specimen images are ``image_dir / IMAGE``; ``extra["number"]``
     is the specimen's 1-based position in the file.  With a ``problems``
     list, specimens whose photo cannot be opened are skipped and the reason
-    appended to it instead of raised.
+    appended to it instead of raised.  Photos are found by their path, file
+    name, or file name in another case
+    (:class:`~beetles.formats.photonames.PhotoFinder`); ``notes`` gets a line
+    for the names not matched by their path.
     """
     from beetles.core.images import resolve_frame  # images imports Pillow; keep it lazy
 
     path = Path(path)
     image_dir = Path(image_dir) if image_dir is not None else path.parent
+    finder = PhotoFinder(image_dir) if size is None else None
     specimens = []
     for number, record in enumerate(read_tps_records(path), start=1):
         if not record.image:
             if require_image:
                 raise FormatError(path, record.line, f"specimen {number} (LM= at line {record.line}) has no IMAGE= line")
             record.image = f"specimen_{number:04d}"
-        image = image_dir / record.image
+        image = finder.find(record.image) if finder else image_dir / record.image
         frame = resolve_frame(image, size, f"specimen {number} of {path}", problems)
         if frame is None:
             continue
@@ -201,6 +207,8 @@ def read_tps(path, image_dir=None, size=None, require_image: bool = True, proble
                 extra=extra,
             )
         )
+    if finder is not None and notes is not None:
+        notes.extend(finder.notes(path))
     return specimens
 
 

@@ -37,12 +37,17 @@ def load_training_data(data=None, landmarks=None, log=None) -> PartData:
     beside the file, or a list of such files (a photo in two: the later
     file's landmarks).  A TPS file ``beetles review`` wrote gives only the
     photos reviewed or edited in it (its journal says which; ``log`` is told
-    how many).  Missing landmarks are allowed.  Every problem is listed at
+    how many).  Photos are found by their path, file name, or file name in
+    another case (``log`` hears of the last two).  Missing landmarks are allowed.  Every problem is listed at
     once, naming the file and specimen."""
     if data is None and landmarks is None:
         raise BeetlesError("give --data DIR (a folder with images/ and landmarks.tps) or --landmarks FILE")
+    notes: list[str] = []
     if landmarks is None:
-        return load_part(data, allow_missing=True)
+        part = load_part(data, allow_missing=True, notes=notes)
+        for note in notes if log is not None else ():
+            log(note)
+        return part
     if isinstance(landmarks, (list, tuple)):
         parts = [load_training_data(data, one, log) for one in landmarks]
         if len(parts) == 1:
@@ -66,7 +71,9 @@ def load_training_data(data=None, landmarks=None, log=None) -> PartData:
         image_dir = landmarks.parent
     problems: list[str] = []
     reader = read_long_csv if landmarks.suffix.lower() == ".csv" else read_tps
-    specimens = reader(landmarks, image_dir=image_dir, problems=problems)
+    specimens = reader(landmarks, image_dir=image_dir, problems=problems, notes=notes)
+    for note in notes if log is not None else ():
+        log(note)
     reviewed = reviewed_names(landmarks)
     if reviewed is not None:
         kept = [s for s in specimens if s.image.relative_to(image_dir).as_posix() in reviewed]

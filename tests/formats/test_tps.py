@@ -134,3 +134,26 @@ def test_id_is_always_written_and_geomorph_ktch_missing_values_are_read(tmp_path
     records = parse_tps("LM=3\n1 2\nNA NA\nnan 5\nIMAGE=a.jpg\nID=1\nCOMMENTS=left wing\n")
     assert np.isnan(records[0].landmarks_up[1:]).all() and records[0].landmarks_up[0].tolist() == [1, 2]
     assert records[0].comment == "left wing"
+
+
+def test_image_names_from_windows_and_in_another_case_are_found_and_said(tmp_path):
+    from tests.helpers import make_photo
+
+    images = tmp_path / "images"
+    make_photo(images / "63001.jpg", size=(64, 48))
+    make_photo(images / "wing_b.jpg", size=(64, 48))
+    make_photo(images / "exact.jpg", size=(64, 48))
+    text = ("LM=1\n1 2\nIMAGE=C:\\Users\\lab\\wings\\63001.jpg\nID=1\n"
+            "LM=1\n3 4\nIMAGE=WING_B.JPG\nID=2\n"
+            "LM=1\n5 6\nIMAGE=exact.jpg\nID=3\n")
+    (tmp_path / "w.tps").write_text(text)
+    notes = []
+    specimens = read_tps(tmp_path / "w.tps", image_dir=images, notes=notes)
+    assert [s.image.name for s in specimens] == ["63001.jpg", "wing_b.jpg", "exact.jpg"]
+    assert specimens[0].landmarks.tolist() == [[1, 46]]  # flipped with the photo found
+    assert len(notes) == 2
+    assert "1 photo name(s) matched by their file name" in notes[0] and "63001.jpg" in notes[0]
+    assert "matched by their file name in another case" in notes[1] and "WING_B.JPG → wing_b.jpg" in notes[1]
+    make_photo(images / "Wing_B.jpg", size=(64, 48))
+    with pytest.raises(DataError, match="IMAGE=WING_B.JPG matches 2 photos that differ only in case"):
+        read_tps(tmp_path / "w.tps", image_dir=images)

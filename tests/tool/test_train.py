@@ -113,3 +113,15 @@ def test_paper_models_refuse_non_4_3_photos_and_need_a_budget(tmp_path, capsys, 
     assert not (tmp_path / "m").exists()  # refused before anything was written
     assert main(["train", "--data", str(part), "--out", str(tmp_path / "m"), "--model", "2", "--quiet"]) == 2
     assert "--epochs N or --minutes M" in capsys.readouterr().err
+
+
+def test_training_data_says_when_photos_were_found_by_file_name(tmp_path):
+    part = disc_part(tmp_path / "part", photos=TRAIN_PHOTOS[:4])
+    tps = part / "landmarks.tps"
+    tps.write_text(tps.read_text().replace("IMAGE=d00.png", "IMAGE=D:\\photos\\d00.png")
+                   .replace("IMAGE=d01.png", "IMAGE=D01.PNG"))
+    notes = []
+    data = load_training_data(part, log=notes.append)
+    assert len(data) == 4 and data[0].image.name == "d00.png" and data[1].image.name == "d01.png"
+    assert any("matched by their file name in" in n for n in notes)
+    assert any("matched by their file name in another case" in n for n in notes)

@@ -1,0 +1,67 @@
+"""Finding the photo a landmark file names, as tpsDig and others write ``IMAGE=`` on any system.
+
+:class:`PhotoFinder` matches a name by its path (relative to the photo
+folder, or absolute), then by its file name alone
+(``C:\\Users\\lab\\wings\\63001.jpg``, as tpsDig writes it on Windows, →
+``63001.jpg``), then by that file name in any case (``63001.JPG`` →
+``63001.jpg``).  A name that matches two photos in any case is an error;
+:meth:`PhotoFinder.notes` says how many names each later rule matched, so
+that the user hears of it.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from beetles.core.errors import DataError
+
+#: The rules, in the order they are tried.
+RULES = ("path", "file name", "file name in another case")
+
+
+class PhotoFinder:
+    """Photos of ``folder`` by the names a landmark file gives them."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self._by_lower: dict[str, list[Path]] | None = None
+        self.matched: dict[str, list[tuple[str, str]]] = {rule: [] for rule in RULES}
+
+    def _lower(self) -> dict[str, list[Path]]:
+        if self._by_lower is None:
+            self._by_lower = {}
+            if self.folder.is_dir():
+                for path in self.folder.iterdir():
+                    if path.is_file():
+                        self._by_lower.setdefault(path.name.lower(), []).append(path)
+        return self._by_lower
+
+    def find(self, name: str) -> Path:
+        """The photo ``name`` stands for (``folder / name`` when nothing
+        matches: the caller reports it as not found)."""
+        given = self.folder / name
+        if given.is_file():
+            self.matched["path"].append((name, name))
+            return given
+        base = re.split(r"[\\/]", name)[-1]
+        if base and base != name and (self.folder / base).is_file():
+            self.matched["file name"].append((name, base))
+            return self.folder / base
+        found = self._lower().get(base.lower(), [])
+        if len(found) > 1:
+            raise DataError(f"{self.folder}: IMAGE={name} matches {len(found)} photos that differ only in case "
+                            f"({', '.join(sorted(p.name for p in found))}); rename all but one")
+        if found:
+            self.matched["file name in another case"].append((name, found[0].name))
+            return found[0]
+        return given
+
+    def notes(self, source) -> list[str]:
+        """One line per later rule that matched a name, naming ``source`` (the landmark file)."""
+        lines = []
+        for rule in RULES[1:]:
+            pairs = self.matched[rule]
+            if pairs:
+                lines.append(f"{source}: {len(pairs)} photo name(s) matched by their {rule} in {self.folder} "
+                             f"(e.g. {pairs[0][0]} → {pairs[0][1]})")
+        return lines
