@@ -290,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     predict.add_argument("model_dir", metavar="MODEL_DIR", help="a model folder written by beetles train")
-    predict.add_argument("photos", nargs="+", metavar="IMAGES_OR_FOLDER", help="photos and folders of photos")
+    predict.add_argument("photos", nargs="+", metavar="IMAGES_OR_FOLDER",
+                         help="photos, folders of photos, and TPS files naming photos (e.g. tpsUtil's LM=0 list)")
     predict.add_argument("--out", required=True, metavar="FILE.tps", help="TPS file to write")
     predict.add_argument("--csv", default=None, metavar="FILE",
                          help="also write image,landmark,x,y,spread_px,radius90_px (photo pixels, y down)")
@@ -323,7 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     review.add_argument("photos", nargs="+", metavar="PHOTOS_OR_FOLDERS",
-                        help="photos and folders of photos (a model folder first: its model places the landmarks)")
+                        help="photos, folders of photos, TPS files naming photos (e.g. tpsUtil's LM=0 list); a "
+                        "model folder first: its model places the landmarks")
     review.add_argument("--out", required=True, metavar="FILE.tps",
                         help="TPS file of the reviewed landmarks (resumed when it is a review's; never a file of yours)")
     review.add_argument("--predictions", default=None, metavar="FILE",

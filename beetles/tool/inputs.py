@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from beetles.core.errors import BeetlesError, DataError
+from beetles.core.errors import BeetlesError, DataError, FormatError
 from beetles.core.specimen import PartData
 from beetles.formats.dataset import IMAGES_FOLDER, check_specimens, load_part
 from beetles.formats.landmark_csv import read_long_csv
-from beetles.formats.tps import read_tps
+from beetles.formats.photonames import PhotoFinder
+from beetles.formats.tps import read_tps, read_tps_records
 from beetles.tool.review.session import reviewed_names, sidecar_path
 
 #: File names expanded from a folder given to ``beetles predict`` (any case).
@@ -104,14 +105,37 @@ def split_specimens(count: int, fraction: float = DEFAULT_VALIDATION, seed: int 
     return np.sort(order[n_valid:]), np.sort(order[:n_valid])
 
 
+def listed_photos(path) -> list[Path]:
+    """The photos a TPS file names (``IMAGE=``, found beside it as
+    :class:`~beetles.formats.photonames.PhotoFinder` finds them), e.g.
+    tpsUtil's list of photos still to landmark (``LM=0`` blocks); a
+    :class:`DataError` naming the first that is not there."""
+    path = Path(path)
+    finder = PhotoFinder(path.parent)
+    photos, missing = [], []
+    for number, record in enumerate(read_tps_records(path), start=1):
+        if not record.image:
+            raise FormatError(path, record.line, f"specimen {number} has no IMAGE= line: no photo to name")
+        photo = finder.find(record.image)
+        (photos if photo.is_file() else missing).append(photo)
+    if missing:
+        raise DataError(f"{path}: {len(missing)} named photo(s) not found beside it, e.g. {missing[0].name}")
+    if not photos:
+        raise DataError(f"{path}: names no photos")
+    return photos
+
+
 def expand_inputs(inputs) -> list[Path]:
     """Photo paths from files and folders (a folder: its files with an image
-    suffix, sorted, not recursive); errors for a path that does not exist,
-    an empty folder, or no photos at all."""
+    suffix, sorted, not recursive; a ``.tps`` file: the photos it names, as
+    :func:`listed_photos`); errors for a path that does not exist, an empty
+    folder, or no photos at all."""
     photos = []
     for item in inputs:
         path = Path(item)
-        if path.is_dir():
+        if path.is_file() and path.suffix.lower() == ".tps":
+            photos.extend(listed_photos(path))
+        elif path.is_dir():
             found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
             if not found:
                 raise DataError(f"{path}: no photos in this folder (looked for {', '.join(IMAGE_SUFFIXES)})")

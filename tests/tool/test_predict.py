@@ -130,3 +130,16 @@ def test_weights_that_do_not_fit_the_settings(trained, tmp_path, capsys):
     assert main(["predict", str(copy), str(tmp_path / "x.png"), "--out", str(tmp_path / "p.tps")]) == 2
     err = capsys.readouterr().err
     assert "model.pt" in err and "landmark count" in err, err
+
+
+def test_predict_the_photos_a_tps_list_names(trained, tmp_path, capsys):
+    """tpsUtil's list of photos still to landmark (LM=0 blocks, IMAGE= as tpsDig writes it on Windows)."""
+    part, model = trained
+    listing = part / "images" / "todo.tps"
+    listing.write_text("LM=0\nIMAGE=C:\\lab\\d00.png\nID=0\nLM=0\nIMAGE=D03.PNG\nID=1\n")
+    try:
+        assert main(["predict", str(model), str(listing), "--out", str(tmp_path / "p.tps"), "--quiet"]) == 0
+        records = read_tps_records(tmp_path / "p.tps")
+        assert [r.image for r in records] == ["d00.png", "d03.png"] and records[0].landmarks_up.shape == (LANDMARKS, 2)
+    finally:
+        listing.unlink()

@@ -278,3 +278,16 @@ def test_every_change_survives_a_killed_server(tmp_path, photos):
     finally:
         server.send_signal(signal.SIGINT)
         assert server.wait(10) == 0
+
+
+def test_a_tps_list_of_photos_to_landmark_is_the_queue(tmp_path, photos):
+    """tpsUtil's list of photos still to landmark (LM=0 blocks) as the input of a manual review."""
+    part, manual, _, _ = photos
+    listing = part / "images" / "todo.tps"
+    listing.write_text("".join(f"LM=0\nIMAGE={s.name.upper()}\nID={k}\n" for k, s in enumerate(manual[:3])))
+    session = open_review(ReviewSettings(photos=[listing], out=tmp_path / "todo_out.tps", landmarks=3),
+                          log=lambda t: None)
+    assert [p.name for p in session.photos] == [s.name for s in manual[:3]]
+    (part / "images" / "gone.tps").write_text("LM=0\nIMAGE=nowhere.jpg\n")
+    with pytest.raises(BeetlesError, match="1 named photo.s. not found beside it, e.g. nowhere.jpg"):
+        open_review(ReviewSettings(photos=[part / "images" / "gone.tps"], out=tmp_path / "g.tps", landmarks=3))
