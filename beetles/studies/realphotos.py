@@ -118,6 +118,14 @@ def _load(folder: Path, test) -> tuple[np.ndarray, np.ndarray, dict]:
     return table[..., :2], table[..., 2], json.loads((folder / "timing.json").read_text())
 
 
+def write_listing(path: Path, specimens) -> tuple[Path, Path]:
+    """``specimens``' landmarks as a TPS file naming their photos relative to
+    the photos' common folder, what ``beetles train --data FOLDER --landmarks
+    FILE`` reads: ``(path, folder)``."""
+    photos = Path(os.path.commonpath([s.image.resolve().parent for s in specimens]))
+    return write_tps(path, [replace(s, image=s.image.resolve()) for s in specimens], image_dir=photos), photos
+
+
 def run_model(name: str, fold_dir: Path, part, train, test, run: BenchmarkSettings, log=print):
     """Train model ``name`` with ``beetles train`` on ``train`` and place ``test``
     with ``beetles predict``'s code; ``(points, radius, timing)`` in photo pixels."""
@@ -128,8 +136,7 @@ def run_model(name: str, fold_dir: Path, part, train, test, run: BenchmarkSettin
 
     folder = fold_dir / model_info(name).label
     folder.mkdir(parents=True, exist_ok=True)
-    photos = Path(os.path.commonpath([s.image.resolve().parent for s in train]))
-    listing = write_tps(folder / "train.tps", [replace(s, image=s.image.resolve()) for s in train], image_dir=photos)
+    listing, photos = write_listing(folder / "train.tps", train)
     started = time.perf_counter()
     train_tool(TrainSettings(out=folder / "model", data=photos, landmarks=listing, model=name,
                              epochs=run.epochs, minutes=run.minutes, progress=run.progress, force=True,

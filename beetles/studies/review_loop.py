@@ -30,7 +30,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +39,7 @@ from beetles.core.errors import DataError
 from beetles.core.files import write_text
 from beetles.formats.landmark_csv import read_landmark_values
 from beetles.formats.results import write_table
-from beetles.formats.tps import write_tps
-from beetles.studies.realphotos import trivial_points
+from beetles.studies.realphotos import trivial_points, write_listing
 
 LOOP_COLUMNS = ["step", "trained_on", "train_minutes", "predict_minutes", "test_photos", "mean_px", "median_px",
                 "p90_px", "ratio_to_reference"]
@@ -76,11 +75,6 @@ def _timed(folder: Path, work) -> dict:
     return result
 
 
-def _listing(path: Path, specimens) -> Path:
-    photos = Path(os.path.commonpath([s.image.resolve().parent for s in specimens]))
-    return write_tps(path, [replace(s, image=s.image.resolve()) for s in specimens], image_dir=photos)
-
-
 def _train(run: LoopSettings, folder: Path, landmarks, photos: Path, parent: Path | None = None) -> dict:
     from beetles.tool.train import TrainSettings, train
 
@@ -108,10 +102,11 @@ def _predict(folder: Path, model: Path, specimens) -> tuple[np.ndarray, dict]:
 
 
 def _row(step: str, trained_on, train_s, predict_s, errors, reference=None) -> list:
-    errors = errors[np.isfinite(errors)]
+    """A row of ``loop.csv``; ``errors`` ``(photos, n)`` photo pixels (``nan``: a missing landmark)."""
+    photos, errors = len(errors), errors[np.isfinite(errors)]
     mean = float(errors.mean())
     return [step, trained_on, None if train_s is None else train_s / 60, None if predict_s is None else predict_s / 60,
-            None, mean, float(np.median(errors)), float(np.percentile(errors, 90)),
+            photos, mean, float(np.median(errors)), float(np.percentile(errors, 90)),
             None if reference is None else mean / reference]
 
 
@@ -124,11 +119,11 @@ def run_loop(part, run: LoopSettings, log=print) -> list[list]:
     if not 2 <= run.labelled < len(specimens) - 2:
         raise DataError(f"--labelled {run.labelled}: give between 2 and {len(specimens) - 3} ({len(specimens)} photos)")
     out = Path(run.out)
-    photos = Path(os.path.commonpath([s.image.resolve().parent for s in specimens]))
     order = np.random.default_rng(run.seed).permutation(len(specimens))
     labelled = [specimens[i] for i in sorted(order[:run.labelled])]
     rest = [specimens[i] for i in sorted(order[run.labelled:])]
-    labelled_tps = _listing(out / "labelled.tps", labelled)
+    labelled_tps, _ = write_listing(out / "labelled.tps", labelled)
+    photos = Path(os.path.commonpath([s.image.resolve().parent for s in specimens]))
 
     log(f"1. train on {len(labelled)} labelled photos")
     first = _train(run, out / "round0", [labelled_tps], photos)
@@ -169,7 +164,7 @@ def run_loop(part, run: LoopSettings, log=print) -> list[list]:
     reference_s, reference_n = 0.0, []
     for k, fold in enumerate(folds, start=1):
         held = {never[i].name for i in fold}
-        listing = _listing(out / f"reference{k}" / "train.tps", [s for s in specimens if s.name not in held])
+        listing, _ = write_listing(out / f"reference{k}" / "train.tps", [s for s in specimens if s.name not in held])
         timing = _train(run, out / f"reference{k}", [listing], photos)
         reference_s += timing["seconds"]
         reference_n.append(timing["trained_on"])
@@ -193,8 +188,6 @@ def run_loop(part, run: LoopSettings, log=print) -> list[list]:
         _row(f"reference: every other photo's manual landmarks ({run.reference_folds} folds)",
              round(float(np.mean(reference_n))), reference_s / len(folds), None, distances(reference), None),
     ]
-    for row in rows:
-        row[4] = len(never)
     write_table(out / "loop.csv", LOOP_COLUMNS, rows)
     write_text(out / "loop.json", json.dumps({
         "photos": len(specimens), "labelled": len(labelled), "predicted": len(rest), "corrected": corrected,

@@ -43,11 +43,10 @@ def load_training_data(data=None, landmarks=None, log=None) -> PartData:
     once, naming the file and specimen."""
     if data is None and landmarks is None:
         raise BeetlesError("give --data DIR (a folder with images/ and landmarks.tps) or --landmarks FILE")
-    notes: list[str] = []
     if landmarks is None:
+        notes: list[str] = []
         part = load_part(data, allow_missing=True, notes=notes)
-        for note in notes if log is not None else ():
-            log(note)
+        _tell(log, notes)
         return part
     if isinstance(landmarks, (list, tuple)):
         parts = [load_training_data(data, one, log) for one in landmarks]
@@ -72,9 +71,9 @@ def load_training_data(data=None, landmarks=None, log=None) -> PartData:
         image_dir = landmarks.parent
     problems: list[str] = []
     reader = read_long_csv if landmarks.suffix.lower() == ".csv" else read_tps
+    notes = []
     specimens = reader(landmarks, image_dir=image_dir, problems=problems, notes=notes)
-    for note in notes if log is not None else ():
-        log(note)
+    _tell(log, notes)
     reviewed = reviewed_names(landmarks)
     if reviewed is not None:
         kept = [s for s in specimens if s.image.relative_to(image_dir).as_posix() in reviewed]
@@ -87,6 +86,11 @@ def load_training_data(data=None, landmarks=None, log=None) -> PartData:
         specimens = kept
     check_specimens(specimens, landmarks, allow_missing=True, problems=problems)
     return PartData(landmarks.stem, specimens, image_dir)
+
+
+def _tell(log, notes) -> None:
+    for note in notes if log is not None else ():
+        log(note)
 
 
 def split_specimens(count: int, fraction: float = DEFAULT_VALIDATION, seed: int = DEFAULT_SEED):

@@ -96,10 +96,8 @@ def predict(run: PredictSettings, log=print, warn=None) -> PredictResult:
     out = Path(run.out)
     if out.suffix.lower() != ".tps":
         raise BeetlesError(f"--out {out}: give a .tps file name")
-    model = load_folder(run.model_dir)
-    calibration = load_calibration(run.model_dir)
     photos = expand_inputs(run.photos)
-    placed, skipped = place_photos(model, photos, run.passes, calibration, run.progress, warn)
+    placed, skipped, calibration = place_with_folder(run.model_dir, photos, run.passes, run.progress, warn)
     if not placed:
         raise DataError(f"none of the {len(photos)} photo(s) could be read; nothing written")
     names, image_dir = photo_names([p.path for p in placed])
@@ -132,6 +130,14 @@ def predict(run: PredictSettings, log=print, warn=None) -> PredictResult:
                 warn(f"overlay of {p.path} not written: {error}")
     log(f"landmarks of {len(placed)} photo(s) written to {out}" + (f"; {len(skipped)} skipped" if skipped else ""))
     return result
+
+
+def place_with_folder(model_dir, photos, passes: int = PASSES, progress: bool = True, warn=None):
+    """:func:`place_photos` with the model and calibration of the model folder
+    ``model_dir``: ``(placed, skipped, calibration)`` (``calibration``: ``None``
+    for a folder without ``calibration.json``)."""
+    model, calibration = load_folder(model_dir), load_calibration(model_dir)
+    return (*place_photos(model, photos, passes, calibration, progress, warn), calibration)
 
 
 def place_photos(model, photos, passes: int = PASSES, calibration=None, progress: bool = True, warn=None):

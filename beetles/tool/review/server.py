@@ -163,10 +163,9 @@ def create_app(session, token: str, hosts=HOSTS) -> Starlette:
         _, item = photo_at(request)
         size = int(min(MAX_SIZE, max(MIN_SIZE, _number(request, "size", 1600))))
         scale = min(1.0, size / max(item.width, item.height))
-        image = load_rgb(item.path, reduce_to=(item.width * scale, item.height * scale))
-        image = image.resize((max(1, round(item.width * scale)), max(1, round(item.height * scale))),
-                             Image.Resampling.LANCZOS) if image.size != (item.width, item.height) or scale < 1 else image
-        return _jpeg(image)
+        target = (max(1, round(item.width * scale)), max(1, round(item.height * scale)))
+        image = load_rgb(item.path, reduce_to=target)  # JPEG draft mode: decoded at no less than the target
+        return _jpeg(image if image.size == target else image.resize(target, Image.Resampling.LANCZOS))
 
     def crop(request: Request):
         _, item = photo_at(request)

@@ -122,16 +122,24 @@ class ReviewSession:
     def __init__(self, out, photos: list[ReviewPhoto], n_landmarks: int, names=None, mode: str = "review",
                  source: str = ""):
         self.out = Path(out)
-        self.photos = list(photos)
         self.n_landmarks = int(n_landmarks)
         self.names = list(names) if names else None
         self.mode = mode
         self.source = source
         self.tps_sha256: str | None = None
-        self.by_name = {p.name: i for i, p in enumerate(self.photos)}
+        self.by_name: dict[str, int] = {}
         #: The photos the page may show (those given this time; a resumed
         #: review keeps the others in its files).
-        self.served = list(range(len(self.photos)))
+        self.served: list[int] = []
+        self.photos: list[ReviewPhoto] = []
+        self.add(photos)
+
+    def add(self, photos) -> None:
+        """Append ``photos`` (:class:`ReviewPhoto`) to the review, served."""
+        for photo in photos:
+            self.by_name[photo.name] = len(self.photos)
+            self.served.append(len(self.photos))
+            self.photos.append(photo)
 
     @property
     def journal_path(self) -> Path:

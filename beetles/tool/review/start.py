@@ -113,8 +113,7 @@ def open_review(run: ReviewSettings, log=print, warn=None) -> ReviewSession:
         mode = "review" if found else "manual"
         session = ReviewSession(out, photos, n, landmark_names, mode, source)
     else:
-        session.photos.extend(photos)
-        session.by_name.update({p.name: i for i, p in enumerate(session.photos)})
+        session.add(photos)
         session.names = landmark_names or session.names
         counts = session.counts()
         log(f"resuming {out}: {counts['edited']} edited, {counts['reviewed']} reviewed, {counts['not seen']} not seen"
@@ -199,12 +198,9 @@ def predict_photos(model_dir, todo, progress: bool, warn) -> dict[str, Found]:
     """Place ``model_dir``'s landmarks on ``todo`` (``(path, name)`` pairs),
     with a progress bar: ``{name: Found}`` with the 90 % radius (the spread
     for a model folder without a calibration)."""
-    from beetles.tool.modelfolder import load_calibration, load_folder
-    from beetles.tool.predict import place_photos
+    from beetles.tool.predict import place_with_folder
 
-    model = load_folder(model_dir)
-    placed, skipped = place_photos(model, [p for p, _ in todo], calibration=load_calibration(model_dir),
-                                   progress=progress, warn=warn)
+    placed, _, _ = place_with_folder(model_dir, [p for p, _ in todo], progress=progress, warn=warn)
     by_path = {p: n for p, n in todo}
     if not placed:
         raise DataError(f"none of the {len(todo)} photo(s) could be read")
