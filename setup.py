@@ -33,6 +33,8 @@ INSTALL_REQUIRES = [
 
 #: The PyTorch engine's pin (the CUDA image installs the same version).
 TORCH = "torch==2.13.0"
+#: The pose-estimation formats' library (beetles convert).
+SLEAP_IO = "sleap-io==0.9.5"
 
 setup(
     name="beetles",
@@ -58,8 +60,14 @@ setup(
     # pytest-xdist runs the tests on every core (pytest.ini: -n auto); httpx2 is what
     # Starlette's test client drives the review server's API with; Selenium drives
     # the system's Chromium (Debian's chromium and chromium-driver) in the browser tests.
-    extras_require={"torch": [TORCH], "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "httpx2==2.16.2",
-                                               "selenium==4.51.0", TORCH]},
+    # sleap-io (the "formats" extra) reads and writes SLEAP, COCO and DeepLabCut files for
+    # beetles convert and predict --format slp|coco; 0.9.5 installs beside numpy 1.23.5.
+    # The test extra adds the independent TPS readers the format tests round-trip through:
+    # py-tps, and ktch 0.8.1 (the newest that installs beside numpy 1.23.5) with pyarrow 17
+    # (pyarrow 18 and later need NumPy 2; scikit-learn imports pyarrow when it is there).
+    extras_require={"torch": [TORCH], "formats": [SLEAP_IO],
+                    "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "httpx2==2.16.2", "selenium==4.51.0", TORCH,
+                             SLEAP_IO, "py-tps==0.1.7", "ktch==0.8.1", "pyarrow==17.0.0"]},
     entry_points={"console_scripts": ["beetles = beetles.cli:main"]},
     license="GPL-3.0-or-later",
 )

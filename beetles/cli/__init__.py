@@ -61,10 +61,35 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from beetles.tool.evaluate import evaluate_files, format_summary
 
-    result = evaluate_files(Path(args.manual), Path(args.pred), Path(args.out) if args.out else None)
+    result = evaluate_files(Path(args.manual), Path(args.pred), Path(args.out) if args.out else None,
+                            negatives=args.negatives)
     print(format_summary(result))
     for path in result.get("files", []):
         print(path)
+    return 0
+
+
+def _cmd_shapes(args: argparse.Namespace) -> int:
+    from beetles.tool.shapes import format_summary, shapes_files
+
+    run = shapes_files([Path(p) for p in args.landmarks], Path(args.out), scale=not args.no_scale,
+                       drop_missing=args.drop_missing, negatives=args.negatives)
+    print(format_summary(run))
+    for path in run.files:
+        print(path)
+    return 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from beetles.tool.convert import FORMATS, convert
+
+    done = convert(Path(args.source), Path(args.target), args.source_format, args.target_format,
+                   optional_path(args.images), optional_path(args.names), args.negatives, args.force)
+    for note in done.notes:
+        print(note)
+    named = f", named ({', '.join(done.names[:3])}{', …' if len(done.names) > 3 else ''})" if done.names else ""
+    print(f"{done.specimens} specimen(s), {done.landmarks} landmark(s){named}: {FORMATS[done.source]} → "
+          f"{FORMATS[done.target]}: {done.path}")
     return 0
 
 
@@ -77,6 +102,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         parent=optional_path(args.parent),
         epochs=args.epochs, minutes=args.minutes, engine=args.engine, device=args.device,
         validation=args.validation, seed=args.seed, progress=not args.quiet, force=args.force,
+        names=optional_path(args.names), negatives=args.negatives,
     ))
     return 0
 
@@ -87,7 +113,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     result = predict(PredictSettings(
         model_dir=Path(args.model_dir), photos=args.photos, out=Path(args.out), csv=optional_path(args.csv),
         overlays=optional_path(args.overlays), review_threshold=args.review_threshold, passes=args.passes,
-        progress=not args.quiet,
+        progress=not args.quiet, format=args.format, scale=args.scale,
     ))
     return 1 if result.skipped else 0
 
@@ -140,9 +166,19 @@ def _add_data_options(parser: argparse.ArgumentParser, several: bool = False) ->
     parser.add_argument("--data", default=None, metavar="DIR",
                         help="part folder: images/ and landmarks.tps (with --landmarks: where the photos are)")
     parser.add_argument("--landmarks", default=None, metavar="FILE", nargs="+" if several else None,
-                        help="a TPS or long CSV (image,landmark,x,y; y down) naming the photos, instead of "
+                        help="a TPS or long CSV (image,landmark,x,y_down) naming the photos, instead of "
                         "DIR/landmarks.tps" + ("; several: a photo in two takes the later file's landmarks; a TPS "
                                                "file of beetles review gives its photos reviewed" if several else ""))
+
+
+def _add_negatives_option(parser: argparse.ArgumentParser) -> None:
+    """``--negatives``: what a negative coordinate in a landmark file means."""
+    from beetles.formats.tps import NEGATIVES
+
+    parser.add_argument("--negatives", choices=NEGATIVES, default="auto",
+                        help="a negative coordinate is a missing landmark (tpsDig's -1 -1) or a coordinate; "
+                        "auto (default): missing in a file that names a photo for every specimen (photo pixels), "
+                        "else a coordinate (centred or Procrustes-aligned files). The count is reported")
 
 
 def _add_budget_options(parser: argparse.ArgumentParser, minutes_note: str) -> None:
@@ -242,7 +278,58 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--pred", required=True, metavar="B.tps", help="TPS file of the predicted landmarks")
     evaluate.add_argument("--out", default=None, metavar="DIR",
                           help="folder to write the tables, summary.json and report.png into (created if missing)")
+    _add_negatives_option(evaluate)
     evaluate.set_defaults(func=_cmd_evaluate)
+
+    shapes = sub.add_parser(
+        "shapes",
+        help="Procrustes-aligned shapes and centroid sizes for geomorph and MorphoJ",
+        description=(
+            "Read landmark files (TPS, or long CSV image,landmark,x,y_down; no photos needed), run a "
+            "generalised Procrustes analysis and write DIR/aligned.tps (aligned shapes, y up, ID= on every "
+            "specimen: geomorph's readland.tps(specID=\"ID\")), shapes.csv (id,image,centroid_size,x1,y1,...), "
+            "shapes_morphoj.txt and covariates_morphoj.txt (MorphoJ's tab-separated row/column import and the "
+            "centroid sizes as a covariate) and shapes.json. Centroid sizes are in SCALE= units when every "
+            "specimen has SCALE=, else in pixels. All specimens need the same landmarks, none missing."
+        ),
+    )
+    shapes.add_argument("landmarks", nargs="+", metavar="LANDMARKS", help="TPS files and long CSV files (.csv)")
+    shapes.add_argument("--out", required=True, metavar="DIR", help="folder to write into (created if missing)")
+    shapes.add_argument("--no-scale", action="store_true",
+                        help="centroid sizes in pixels even when every specimen has SCALE=")
+    shapes.add_argument("--drop-missing", action="store_true",
+                        help="leave out specimens with missing landmarks (default: refuse them)")
+    _add_negatives_option(shapes)
+    shapes.set_defaults(func=_cmd_shapes)
+
+    from beetles.tool.convert import FORMATS
+
+    convert = sub.add_parser(
+        "convert",
+        help="convert landmarks between TPS, CSV, SLEAP, COCO, DeepLabCut and napari files",
+        description=(
+            "Read the landmark file IN and write its landmarks to OUT, in the formats given by --from and --to "
+            "or by the suffixes (.tps, .csv, .slp, .json: COCO; a .csv being read is recognised "
+            "by its header). Formats: " + "; ".join(f"{k}: {v}" for k, v in FORMATS.items()) + ". TPS is y up, "
+            "the CSVs y down; beetles puts the origin at the photo's corner, SLEAP, COCO, DeepLabCut and napari "
+            "at the centre of the top-left pixel: coordinates differ by half a pixel, which convert applies. "
+            "TPS and CSV files need the photos (their height, for the y axis). slp, coco, dlc and napari need "
+            "sleap-io: pip install 'beetles[formats]'."
+        ),
+    )
+    convert.add_argument("source", metavar="IN", help="the landmark file to read")
+    convert.add_argument("target", metavar="OUT", help="the file to write")
+    convert.add_argument("--from", dest="source_format", choices=list(FORMATS), default=None,
+                         help="the format of IN (default: by its suffix or header)")
+    convert.add_argument("--to", dest="target_format", choices=list(FORMATS), default=None,
+                         help="the format of OUT (default: by its suffix; .csv: the long CSV)")
+    convert.add_argument("--images", default=None, metavar="DIR",
+                         help="where the photos are (default: beside IN)")
+    convert.add_argument("--names", default=None, metavar="FILE",
+                         help="the landmarks' names, one per line (default: IN's, when it names them)")
+    _add_negatives_option(convert)
+    convert.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    convert.set_defaults(func=_cmd_convert)
 
     from beetles.registry import DEFAULT_MODEL, MODELS
     from beetles.tool.inputs import DEFAULT_SEED, DEFAULT_VALIDATION
@@ -277,6 +364,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default %(default)s)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.add_argument("--force", action="store_true", help="replace a model already in MODEL_DIR")
+    train.add_argument("--names", default=None, metavar="FILE",
+                       help="the landmarks' names, one per line (kept in the model folder and written beside the "
+                       "numbers in CSVs, overlays, SLEAP and COCO files); a long CSV's name column names them too")
+    _add_negatives_option(train)
     train.set_defaults(func=_cmd_train)
 
     predict = sub.add_parser(
@@ -284,17 +375,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="place landmarks on new photos with a trained model",
         description=(
             "Place the landmarks of MODEL_DIR's model on photos (files, or folders of .jpg .jpeg .png .tif .tiff "
-            ".bmp). Writes a TPS file (each photo's own upright pixels, y up, IMAGE= the file name) and "
-            "optionally a long CSV (y down) with each landmark's spread, a review list and overlays. A photo "
+            ".bmp, or a TPS file naming photos). Writes a TPS file (each photo's own upright pixels, y up, IMAGE= "
+            "the file name, ID=, SCALE= when known), or with --format a long CSV, SLEAP .slp or COCO .json; "
+            "optionally also a long CSV (y down) with each landmark's spread, a review list and overlays. A photo "
             "that cannot be read is reported and skipped; the exit status is then 1 (the others are written)."
         ),
     )
     predict.add_argument("model_dir", metavar="MODEL_DIR", help="a model folder written by beetles train")
     predict.add_argument("photos", nargs="+", metavar="IMAGES_OR_FOLDER",
                          help="photos, folders of photos, and TPS files naming photos (e.g. tpsUtil's LM=0 list)")
-    predict.add_argument("--out", required=True, metavar="FILE.tps", help="TPS file to write")
+    predict.add_argument("--out", required=True, metavar="FILE",
+                         help="file to write: .tps, .csv, .slp (SLEAP) or .json (COCO keypoints), or see --format")
+    predict.add_argument("--format", default=None, choices=["tps", "csv", "slp", "coco"],
+                         help="the format of --out (default: by its suffix); slp and coco need sleap-io "
+                         "(pip install 'beetles[formats]')")
+    predict.add_argument("--scale", type=float, default=None, metavar="UNITS_PER_PX",
+                         help="SCALE= written for every photo a listing .tps gives none (default: the scale all "
+                         "training photos shared, if they did)")
     predict.add_argument("--csv", default=None, metavar="FILE",
-                         help="also write image,landmark,x,y,spread_px,radius90_px (photo pixels, y down)")
+                         help="also write image,landmark,x,y_down,spread_px,radius90_px (photo pixels, y down)")
     predict.add_argument("--overlays", default=None, metavar="DIR",
                          help="also write each photo (at most 1600 px wide) with numbered landmarks and a circle "
                          "of radius = spread")

@@ -67,12 +67,14 @@ class PartData:
     """The specimens of one anatomical part, all with the same landmark count.
 
     ``folder`` is the part folder they were loaded from (``None`` when built
-    in memory).
+    in memory); ``landmark_names``: one per landmark, when the data names
+    them (:mod:`beetles.formats.names`).
     """
 
     name: str
     specimens: list[Specimen]
     folder: Path | None = None
+    landmark_names: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.specimens)
@@ -80,7 +82,7 @@ class PartData:
     def __getitem__(self, index):
         if isinstance(index, (slice, np.ndarray, list)):
             chosen = np.arange(len(self.specimens))[index]
-            return PartData(self.name, [self.specimens[i] for i in chosen], self.folder)
+            return PartData(self.name, [self.specimens[i] for i in chosen], self.folder, self.landmark_names)
         return self.specimens[index]
 
     def __iter__(self):

@@ -42,7 +42,7 @@ def _problems_error(folder: Path, problems: list[str]) -> DataError:
 def check_specimens(specimens, folder, decode: bool = True, allow_missing: bool = False, problems=None) -> None:
     """Raise one :class:`DataError` listing every unusable specimen.
 
-    Checks that each photo exists and (``decode=True``) decodes fully, that
+    Checks that no specimen is ``LM=0`` (a list of photos to landmark), that each photo exists and (``decode=True``) decodes fully, that
     every specimen has the landmark count of the first, that landmarks lie
     inside their photo (``0 <= x <= width``, ``0 <= y <= height``), and that
     none is missing unless ``allow_missing``.  ``problems`` are earlier
@@ -52,6 +52,14 @@ def check_specimens(specimens, folder, decode: bool = True, allow_missing: bool 
     problems = list(problems or [])
     if not specimens and not problems:
         raise DataError(f"{folder}: no specimens")
+    empty = [s for s in specimens if s.n_landmarks == 0]
+    if specimens and len(empty) == len(specimens):
+        raise DataError(f"{folder}: every specimen has LM=0 (no landmarks): a list of photos still to landmark "
+                        "(tpsUtil writes these); give it to beetles predict or beetles review, not to training")
+    if empty:
+        problems.extend(f"specimen {s.extra.get('number', '?')} ({s.name}): LM=0, no landmarks to learn from"
+                        for s in empty)
+        specimens = [s for s in specimens if s.n_landmarks]
     expected = specimens[0].n_landmarks if specimens else 0
     first = specimens[0].extra.get("number", 1) if specimens else 1
     for position, specimen in enumerate(specimens, start=1):
@@ -86,14 +94,15 @@ def check_specimens(specimens, folder, decode: bool = True, allow_missing: bool 
 
 
 def load_part(folder, name: str | None = None, landmarks=None, decode: bool = True, allow_missing: bool = False,
-              notes: list | None = None) -> PartData:
+              notes: list | None = None, negatives: str = "auto") -> PartData:
     """Load and check one part folder (``images/`` + ``landmarks.tps``).
 
     ``landmarks`` may name another landmark file: a ``.tps``, or a long CSV
     (``image,landmark,x,y``) whose ``image`` names files in ``images/``.
     ``name`` defaults to the folder's name.  Landmarks come back y down in
     each photo's own pixel frame.  ``notes`` gets a line for photo names not
-    matched by their path (:mod:`beetles.formats.photonames`).
+    matched by their path (:mod:`beetles.formats.photonames`) and for
+    landmarks taken as missing (``negatives``: :data:`beetles.formats.tps.NEGATIVES`).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -106,7 +115,7 @@ def load_part(folder, name: str | None = None, landmarks=None, decode: bool = Tr
         raise DataError(f"{landmark_file}: landmark file not found")
     problems: list[str] = []
     reader = read_long_csv if landmark_file.suffix.lower() == ".csv" else read_tps
-    specimens = reader(landmark_file, image_dir=image_dir, problems=problems, notes=notes)
+    specimens = reader(landmark_file, image_dir=image_dir, problems=problems, notes=notes, negatives=negatives)
     check_specimens(specimens, landmark_file, decode=decode, allow_missing=allow_missing, problems=problems)
     return PartData(name or folder.name, specimens, folder)
 

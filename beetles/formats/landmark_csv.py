@@ -4,14 +4,19 @@
   then an ``Image`` column (:func:`read_study_csv`, :func:`write_study_csv`).
   The study's CSVs held 256×192 network-frame coordinates.
 * Long layouts: one row per image and landmark, ``image,landmark,<values>``
-  with 1-based landmark numbers.  :func:`write_landmark_values` and
+  with 1-based landmark numbers, optionally a ``name`` column with the
+  landmark's name (:func:`read_landmark_names`), coordinates in the columns
+  ``x,y_down`` (:data:`XY`: the header says y points down, the opposite of
+  TPS; the older ``x,y`` is read alike).  :func:`write_landmark_values` and
   :func:`read_landmark_values` write and read any such table (predictions
   with their spread, held-out predictions beside the manual landmarks, a
   model's spread); :func:`read_long_csv` / :func:`write_long_csv` are the
-  plain ``image,landmark,x,y`` landmark file, read into specimens.
+  plain ``image,landmark,x,y_down`` landmark file, read into specimens.
 
-In a landmark file an empty cell or a negative coordinate means a missing
-landmark (``nan``); in the other tables an empty cell is ``nan``.
+In a landmark file an empty cell or ``NA`` means a missing landmark (``nan``),
+and so does a negative coordinate unless the reader is told otherwise (photo
+pixels are never negative; :data:`beetles.formats.tps.NEGATIVES`); in the
+other tables an empty cell is ``nan``.
 """
 from __future__ import annotations
 
@@ -29,6 +34,12 @@ from beetles.core.specimen import Specimen
 from beetles.formats.photonames import PhotoFinder
 
 _WIDE_COLUMN = re.compile(r"^([xy])(\d+)$", re.IGNORECASE)
+#: The coordinate columns of the long CSV beetles writes (x right, y down, photo pixels).
+XY = ("x", "y_down")
+#: The coordinate columns a long CSV may have, in the order they are looked for.
+XY_CHOICES = (XY, ("x", "y"))
+#: The optional column of landmark names in a long CSV.
+NAME_COLUMN = "name"
 
 
 def _open_rows(path) -> tuple[list[str], list[list[str]]]:
@@ -109,19 +120,49 @@ def _format(value, digits: int | None) -> str:
     return repr(value) if digits is None else f"{value:.{digits}f}"
 
 
-def write_landmark_values(path, names, columns: dict, digits: int | None = 4) -> Path:
+def write_landmark_values(path, names, columns: dict, digits: int | None = 4, landmark_names=None) -> Path:
     """Write ``image,landmark,<column>,…``: one row per image of ``names`` and
     1-based landmark, ``columns`` mapping each column name to an ``(N, n)``
     array, or ``N`` arrays ``(n_i,)`` (``nan``: an empty cell), values with
-    ``digits`` decimals (``None``: every digit, as ``repr``).  Atomic."""
+    ``digits`` decimals (``None``: every digit, as ``repr``); with
+    ``landmark_names`` (one per landmark), a ``name`` column after
+    ``landmark``.  Atomic."""
     arrays = [[np.asarray(row, dtype=np.float64) for row in values] for values in columns.values()]
+    label = list(landmark_names) if landmark_names is not None else None
     with atomic_write(path) as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["image", "landmark", *columns])
+        writer.writerow(["image", "landmark", *([NAME_COLUMN] if label else []), *columns])
         for index, name in enumerate(names):
             for k in range(len(arrays[0][index]) if arrays else 0):
-                writer.writerow([name, k + 1, *(_format(a[index][k], digits) for a in arrays)])
+                named = [label[k] if k < len(label) else ""] if label else []
+                writer.writerow([name, k + 1, *named, *(_format(a[index][k], digits) for a in arrays)])
     return Path(path)
+
+
+def read_landmark_names(path) -> list[str] | None:
+    """The landmark names of a long CSV's ``name`` column, landmark 1 first
+    (``None`` without the column); a :class:`FormatError` when one landmark
+    has two names."""
+    path = Path(path)
+    header, rows = _open_rows(path)
+    lowered = [h.lower() for h in header]
+    if NAME_COLUMN not in lowered or "landmark" not in lowered:
+        return None
+    col, number_col = lowered.index(NAME_COLUMN), lowered.index("landmark")
+    found: dict[int, str] = {}
+    for line, row in enumerate(rows, start=2):
+        if len(row) <= max(col, number_col) or not row[col].strip():
+            continue
+        try:
+            number = int(row[number_col])
+        except ValueError:
+            continue  # read_landmark_values names the bad number
+        name = row[col].strip()
+        if found.setdefault(number, name) != name:
+            raise FormatError(path, line, f"landmark {number} is named both {found[number]!r} and {name!r}")
+    if not found:
+        return None
+    return [found.get(k, str(k)) for k in range(1, max(found) + 1)]
 
 
 def read_landmark_values(path, columns) -> dict[str, np.ndarray]:
@@ -187,35 +228,44 @@ def _cell_value(cell: str, path, line: int, column: str) -> float:
 
 
 def read_long_csv(path, image_dir=None, size=None, problems: list | None = None,
-                  notes: list | None = None) -> list[Specimen]:
-    """Read a long CSV ``image,landmark,x,y`` (y down, 1-based landmarks).
+                  notes: list | None = None, negatives: str = "auto") -> list[Specimen]:
+    """Read a long CSV ``image,landmark,x,y_down`` (or ``x,y``; y down,
+    1-based landmarks).
 
     Rows of one image may come in any order; every image must list
     landmarks 1..n.  ``size=None`` (default) reads each photo's size from
     ``image_dir`` (default: the CSV's folder); with a ``problems`` list,
     images that cannot be opened are skipped and reported in it, as
     :func:`beetles.formats.tps.read_tps` does, and found as it finds them
-    (``notes``: the names not matched by their path).
+    (``notes``: the names not matched by their path, and how many landmarks
+    were taken as missing).  Every row names a photo, so ``negatives="auto"``
+    takes a negative coordinate as missing, as ``"missing"`` does.
     """
+    from beetles.formats.tps import MissingTally, negatives_are_missing
+
     path = Path(path)
-    tables = read_landmark_values(path, ["x", "y"])
+    tables = read_landmark_values(path, XY_CHOICES)
     image_dir = Path(image_dir) if image_dir is not None else path.parent
     finder = PhotoFinder(image_dir) if size is None else None
+    tally = MissingTally(negatives == "auto" or negatives_are_missing([], negatives))
     specimens = []
     for number, (image, points) in enumerate(tables.items(), start=1):
-        points[(points < 0).any(axis=1)] = np.nan  # a negative coordinate: a missing landmark
+        tally.apply(points)
         photo = finder.find(image) if finder else image_dir / image
         frame = resolve_frame(photo, size, f"{image} in {path}", problems)
         if frame is not None:
             specimens.append(Specimen(photo, points, frame, extra={"number": number}))
-    if finder is not None and notes is not None:
-        notes.extend(finder.notes(path))
+    if notes is not None:
+        notes.extend(finder.notes(path) if finder is not None else [])
+        note = tally.note(path)
+        notes.extend([note] if note else [])
     return specimens
 
 
-def write_long_csv(path, specimens) -> Path:
-    """Write specimens as ``image,landmark,x,y`` (y down, their own frame, 5 decimals)."""
+def write_long_csv(path, specimens, names=None) -> Path:
+    """Write specimens as ``image,landmark[,name],x,y_down`` (y down, their
+    own frame, 5 decimals; ``names``: the landmarks' names)."""
     specimens = list(specimens)
     return write_landmark_values(path, [s.image.name for s in specimens],
-                                 {"x": [s.landmarks[:, 0] for s in specimens], "y": [s.landmarks[:, 1] for s in specimens]},
-                                 digits=5)
+                                 {XY[0]: [s.landmarks[:, 0] for s in specimens],
+                                  XY[1]: [s.landmarks[:, 1] for s in specimens]}, digits=5, landmark_names=names)

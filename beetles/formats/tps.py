@@ -4,7 +4,8 @@ One block per specimen::
 
     LM=3            landmark count, then that many "x y" lines (y up)
     12.5 180.0
-    -1 -1           a negative coordinate (or NA, nan): the landmark is missing
+    -1 -1           a negative coordinate: missing, in a file that names its photos
+    NA NA           NA or nan (geomorph, ktch): the landmark is missing
     40 31
     CURVES=1        optional: curve blocks, each POINTS=m then m lines
     POINTS=2
@@ -15,7 +16,11 @@ One block per specimen::
     SCALE=0.0125
     COMMENT=any text   (COMMENTS= is read alike)
 
-Keywords are case-insensitive.  Coordinates have y pointing **up**
+Keywords are case-insensitive.  A negative coordinate means "missing" only
+where coordinates are photo pixels, which tpsDig's files that name a photo
+for every specimen are (:data:`NEGATIVES`, :func:`negatives_are_missing`);
+elsewhere (a centred or Procrustes-aligned file, as ktch and geomorph write
+them) it is a coordinate.  Coordinates have y pointing **up**
 (``row = image height - y``); in memory beetles keeps y down, so turning a
 :class:`TpsRecord` into a :class:`~beetles.core.specimen.Specimen` needs the
 image's height (:func:`read_tps`).
@@ -43,7 +48,8 @@ class TpsRecord:
     """One TPS block as written in the file.
 
     ``landmarks_up``: ``(n, 2)`` float64 with **y up**, ``nan`` where the file
-    has a negative (missing) coordinate.  ``curves`` holds the points of any
+    writes NA/nan, or (after :func:`read_tps_records` decided so) a negative
+    coordinate.  ``curves`` holds the points of any
     ``CURVES=``/``OUTLINES=`` blocks (y up), which are not landmarks.
     ``line`` is the 1-based line of ``LM=`` (for messages).
     """
@@ -120,7 +126,7 @@ def parse_tps(text: str, path="<string>") -> list[TpsRecord]:
         key, value = match.group(1).upper(), match.group(2)
         if key == "LM":
             points = read_points(_count(value, "LM", path, lineno), "LM", lineno)
-            points[(points < 0).any(axis=1) | np.isnan(points).any(axis=1)] = np.nan
+            points[np.isnan(points).any(axis=1)] = np.nan
             records.append(TpsRecord(landmarks_up=points, line=lineno))
             continue
         if not records:
@@ -150,8 +156,68 @@ def parse_tps(text: str, path="<string>") -> list[TpsRecord]:
     return records
 
 
-def read_tps_records(path) -> list[TpsRecord]:
-    """Read a TPS file into :class:`TpsRecord` objects (coordinates y up)."""
+#: What a negative coordinate means: ``auto`` (missing in a file that names a
+#: photo for every specimen, else a coordinate), always ``missing``, or always a coordinate.
+NEGATIVES = ("auto", "missing", "coordinates")
+
+
+def negatives_are_missing(records, negatives: str = "auto") -> bool:
+    """Whether negative coordinates of ``records`` mean "missing landmark":
+    ``negatives`` one of :data:`NEGATIVES`; ``auto``: when every specimen
+    names its photo (``IMAGE=``), so that coordinates are photo pixels, which
+    are never negative (tpsDig writes ``-1 -1`` for a landmark it skipped)."""
+    if negatives not in NEGATIVES:
+        raise ValueError(f"negatives must be one of {NEGATIVES}, not {negatives!r}")
+    if negatives != "auto":
+        return negatives == "missing"
+    return bool(records) and all(r.image and r.image.strip() for r in records)
+
+
+@dataclass
+class MissingTally:
+    """Takes the missing landmarks of a file's specimens, one after another
+    (:meth:`apply`), and says how many it took (:meth:`note`).
+
+    ``as_missing``: whether a negative coordinate is a missing landmark
+    (:func:`negatives_are_missing`); NA/nan always is."""
+
+    as_missing: bool
+    written: int = 0
+    negative: int = 0
+    specimens: int = 0
+
+    def apply(self, points: np.ndarray) -> np.ndarray:
+        """Set the missing landmarks of ``points`` ``(n, 2)`` to ``nan`` in place; returns it."""
+        nan = np.isnan(points).any(axis=1)
+        below = ~nan & (points < 0).any(axis=1)
+        self.written += int(nan.sum())
+        self.negative += int(below.sum())
+        taken = nan | below if self.as_missing else nan
+        points[taken] = np.nan
+        self.specimens += int(taken.any())
+        return points
+
+    def note(self, path) -> str | None:
+        """The line a reader reports (``None``: nothing missing and no negative coordinate)."""
+        written, negative = self.written, self.negative
+        if self.as_missing and written + negative:
+            parts = ([f"{negative} with a negative coordinate (photo pixels are never negative; "
+                      "--negatives coordinates reads them as coordinates)"] if negative else []) + (
+                     [f"{written} written NA, nan or empty"] if written else [])
+            return (f"{path}: {written + negative} landmark(s) of {self.specimens} specimen(s) taken as missing: "
+                    + ", ".join(parts))
+        if negative:
+            return (f"{path}: {negative} landmark(s) with a negative coordinate read as coordinates (not every "
+                    "specimen names a photo, so these are not photo pixels; --negatives missing reads them as "
+                    "missing)" + (f"; {written} written NA or nan taken as missing" if written else ""))
+        return f"{path}: {written} landmark(s) written NA or nan taken as missing" if written else None
+
+
+def read_tps_records(path, negatives: str = "auto", notes: list | None = None) -> list[TpsRecord]:
+    """Read a TPS file into :class:`TpsRecord` objects (coordinates y up).
+
+    Negative coordinates become missing (``nan``) as :func:`negatives_are_missing`
+    decides; ``notes`` gets :meth:`MissingTally.note`'s line."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig", errors="strict")
@@ -159,11 +225,18 @@ def read_tps_records(path) -> list[TpsRecord]:
         raise DataError(f"{path}: landmark file not found") from None
     except UnicodeDecodeError:
         text = path.read_text(encoding="latin-1")
-    return parse_tps(text, path)
+    records = parse_tps(text, path)
+    tally = MissingTally(negatives_are_missing(records, negatives))
+    for record in records:
+        tally.apply(record.landmarks_up)
+    note = tally.note(path)
+    if note and notes is not None:
+        notes.append(note)
+    return records
 
 
 def read_tps(path, image_dir=None, size=None, require_image: bool = True, problems: list | None = None,
-             notes: list | None = None) -> list[Specimen]:
+             notes: list | None = None, negatives: str = "auto") -> list[Specimen]:
     """Read a TPS file into specimens with y-down landmarks.
 
     The y axis is flipped with each photo's height: ``size=(width, height)``
@@ -176,7 +249,10 @@ def read_tps(path, image_dir=None, size=None, require_image: bool = True, proble
     appended to it instead of raised.  Photos are found by their path, file
     name, or file name in another case
     (:class:`~beetles.formats.photonames.PhotoFinder`); ``notes`` gets a line
-    for the names not matched by their path.
+    for the names not matched by their path, for the landmarks taken as
+    missing (``negatives``: see :func:`read_tps_records`), and for
+    coordinates that look already multiplied by ``SCALE=``
+    (:func:`scaled_note`).
     """
     from beetles.core.images import resolve_frame  # images imports Pillow; keep it lazy
 
@@ -184,7 +260,7 @@ def read_tps(path, image_dir=None, size=None, require_image: bool = True, proble
     image_dir = Path(image_dir) if image_dir is not None else path.parent
     finder = PhotoFinder(image_dir) if size is None else None
     specimens = []
-    for number, record in enumerate(read_tps_records(path), start=1):
+    for number, record in enumerate(read_tps_records(path, negatives, notes), start=1):
         if not record.image:
             if require_image:
                 raise FormatError(path, record.line, f"specimen {number} (LM= at line {record.line}) has no IMAGE= line")
@@ -209,7 +285,28 @@ def read_tps(path, image_dir=None, size=None, require_image: bool = True, proble
         )
     if finder is not None and notes is not None:
         notes.extend(finder.notes(path))
+        note = scaled_note(path, specimens)
+        if note:
+            notes.append(note)
     return specimens
+
+
+def scaled_note(path, specimens) -> str | None:
+    """A warning when the coordinates look already multiplied by ``SCALE=``
+    (millimetres, not pixels): every specimen with a scale below 0.5 has all
+    its landmarks inside its photo's size × that scale, a corner of the photo
+    where no specimen lies whole.  beetles reads TPS coordinates as pixels."""
+    scaled = [s for s in specimens if s.scale and 0 < s.scale < 0.5 and (~s.missing).any()]
+    if not scaled:
+        return None
+    inside = [s for s in scaled
+              if np.nanmax(s.landmarks[:, 0]) <= s.frame.width * s.scale
+              and np.nanmax(s.frame.height - s.landmarks[:, 1]) <= s.frame.height * s.scale]
+    if len(inside) < len(scaled):
+        return None
+    return (f"{path}: the landmarks of all {len(scaled)} specimen(s) with SCALE= lie within photo size × SCALE "
+            f"(e.g. {scaled[0].name}: SCALE={scaled[0].scale:g}): they look already multiplied by the scale; "
+            "beetles reads TPS coordinates as photo pixels (divide them by SCALE first)")
 
 
 def _number(value: float) -> str:
@@ -229,12 +326,10 @@ def write_tps(path, specimens, image_dir=None) -> Path:
 
 
 def default_ids(specimens) -> list[str]:
-    """``ID=`` for specimens that have none: the photo's name without its
-    suffix (what geomorph's ``readland.tps(specID="ID")`` shows), or, when two
-    photos share it, the position from 0 (as tpsDig numbers)."""
-    stems = [Path(s.image).stem for s in specimens]
-    unique = len(set(stems)) == len(stems) and all(stems)
-    return stems if unique else [str(k) for k in range(len(specimens))]
+    """``ID=`` for specimens that have none: the position in the file from 0,
+    as tpsDig numbers them (py-tps reads ``ID=`` as a whole number; geomorph's
+    ``readland.tps(specID="imageID")`` names specimens by ``IMAGE=``)."""
+    return [str(k) for k in range(len(list(specimens)))]
 
 
 def format_tps(specimens, image_dir=None) -> str:
@@ -258,7 +353,7 @@ def format_tps(specimens, image_dir=None) -> str:
         out.append(f"IMAGE={name}")
         out.append(f"ID={specimen.id if specimen.id is not None else default_id}")
         if specimen.scale is not None:
-            out.append(f"SCALE={specimen.scale:g}")
+            out.append(f"SCALE={specimen.scale:.10g}")
         if specimen.comment:
             out.append(f"COMMENT={specimen.comment}")
     return "\n".join(out) + "\n"

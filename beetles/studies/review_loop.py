@@ -37,7 +37,7 @@ import numpy as np
 
 from beetles.core.errors import DataError
 from beetles.core.files import write_text
-from beetles.formats.landmark_csv import read_landmark_values
+from beetles.formats.landmark_csv import XY_CHOICES, read_landmark_values
 from beetles.formats.results import write_table
 from beetles.studies.realphotos import trivial_points, write_listing
 
@@ -94,7 +94,7 @@ def _predict(folder: Path, model: Path, specimens) -> tuple[np.ndarray, dict]:
     timing = _timed(folder, lambda: {"photos": predict(PredictSettings(
         model_dir=model, photos=[s.image for s in specimens], out=folder / "predictions.tps", csv=csv,
         progress=False), log=lambda text: None).photos})
-    values = read_landmark_values(csv, ("x", "y"))
+    values = read_landmark_values(csv, XY_CHOICES)
     missing = [s.name for s in specimens if s.name not in values]
     if missing:
         raise DataError(f"{csv}: no landmarks for {missing[0]} (could it be read?)")

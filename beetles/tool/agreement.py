@@ -62,11 +62,13 @@ class Pairs:
     notes: list[str] = field(default_factory=list)
 
 
-def _read(path: Path):
-    """``(names or None each, landmarks (M, n, 2) y down)`` of one TPS file."""
+def _read(path: Path, negatives: str = "auto", notes: list | None = None):
+    """``(names or None each, landmarks (M, n, 2) y down)`` of one TPS file
+    (negative coordinates as :func:`beetles.formats.tps.read_tps_records`
+    takes them, its note added to ``notes``)."""
     from beetles.formats.tps import read_tps_records
 
-    records = read_tps_records(path)
+    records = read_tps_records(path, negatives, notes)
     if not records:
         raise DataError(f"{path}: no specimens (no LM= line)")
     counts = {len(r.landmarks_up) for r in records}
@@ -88,18 +90,22 @@ def _keys(names: list[str]) -> list[str]:
     return bases if len(set(bases)) == len(bases) else names
 
 
-def read_pairs(manual, pred) -> Pairs:
+def read_pairs(manual, pred, negatives: str = "auto") -> Pairs:
     """Read two TPS files and pair their specimens.
 
     By ``IMAGE=`` name when every specimen of both files has one (the file
     name alone when that is unique within each file), else by order, with a
     note.  Specimens in one file only are left out and listed.  A different
     landmark count, a name used twice, or no specimen in common is a
-    :class:`DataError` naming the files.
+    :class:`DataError` naming the files.  ``negatives``: what a negative
+    coordinate means (:data:`beetles.formats.tps.NEGATIVES`); the readers'
+    notes on missing landmarks come first in ``notes``.
     """
     manual, pred = Path(manual), Path(pred)
-    names_m, points_m = _read(manual)
-    names_p, points_p = _read(pred)
+    read_notes: list[str] = []
+    names_m, points_m = _read(manual, negatives, read_notes)
+    names_p, points_p = _read(pred, negatives, read_notes)
+    read_notes = list(dict.fromkeys(read_notes))  # the same file twice: said once
     both = f"{manual} and {pred}"
     if points_m.shape[1] != points_p.shape[1]:
         raise DataError(
@@ -115,7 +121,7 @@ def read_pairs(manual, pred) -> Pairs:
             )
         names = [n or f"specimen_{k:04d}" for k, n in enumerate(names_m, start=1)]
         note = f"IMAGE= names are missing in {lacking}: specimens paired by their order in the files"
-        return Pairs(names, points_m, points_p, "order", notes=[note])
+        return Pairs(names, points_m, points_p, "order", notes=[*read_notes, note])
 
     keys_m, keys_p = _keys(names_m), _keys(names_p)
     for path, keys in ((manual, keys_m), (pred, keys_p)):
@@ -136,6 +142,7 @@ def read_pairs(manual, pred) -> Pairs:
         pairing="name",
         only_manual=[key for key in keys_m if key not in index_p],
         only_predicted=[key for key in keys_p if key not in in_m],
+        notes=read_notes,
     )
 
 

@@ -138,18 +138,19 @@ def write_outputs(agreement: Agreement, summary: dict, out) -> list[Path]:
     return written
 
 
-def evaluate_files(manual, pred, out=None) -> dict:
+def evaluate_files(manual, pred, out=None, negatives: str = "auto") -> dict:
     """Compare the TPS files ``manual`` and ``pred`` (see the module doc).
 
     Returns :meth:`Agreement.summary` plus ``manual``, ``pred``,
     ``pairing``, ``only_manual`` / ``only_predicted`` (count and first
     names) and, with ``out``, ``files`` (the paths written there).  The
-    input files are only read.
+    input files are only read; ``negatives``: what a negative coordinate
+    means (:data:`beetles.formats.tps.NEGATIVES`).
     """
     manual, pred = Path(manual), Path(pred)
     if out is not None:
         _check_out(Path(out), (manual, pred))
-    pairs = read_pairs(manual, pred)
+    pairs = read_pairs(manual, pred, negatives)
     agreement = compare(pairs.manual, pairs.predicted, pairs.names)
     notes = list(pairs.notes)
     for path, left in ((manual, pairs.only_manual), (pred, pairs.only_predicted)):

@@ -17,7 +17,8 @@ import numpy as np
 from beetles.core.errors import BeetlesError, DataError, FormatError
 from beetles.core.specimen import PartData
 from beetles.formats.dataset import IMAGES_FOLDER, check_specimens, load_part
-from beetles.formats.landmark_csv import read_long_csv
+from beetles.formats.landmark_csv import read_landmark_names, read_long_csv
+from beetles.formats.names import check_names, read_names
 from beetles.formats.photonames import PhotoFinder
 from beetles.formats.tps import read_tps, read_tps_records
 from beetles.tool.review.session import reviewed_names, sidecar_path
@@ -28,7 +29,7 @@ DEFAULT_VALIDATION = 0.1
 DEFAULT_SEED = 42
 
 
-def load_training_data(data=None, landmarks=None, log=None) -> PartData:
+def load_training_data(data=None, landmarks=None, log=None, names=None, negatives: str = "auto") -> PartData:
     """The landmarked photos to train on.
 
     ``data``: a part folder (``images/`` + ``landmarks.tps``, as
@@ -39,17 +40,25 @@ def load_training_data(data=None, landmarks=None, log=None) -> PartData:
     file's landmarks).  A TPS file ``beetles review`` wrote gives only the
     photos reviewed or edited in it (its journal says which; ``log`` is told
     how many).  Photos are found by their path, file name, or file name in
-    another case (``log`` hears of the last two).  Missing landmarks are allowed.  Every problem is listed at
-    once, naming the file and specimen."""
+    another case (``log`` hears of the last two, and of landmarks taken as
+    missing: ``negatives``, :data:`beetles.formats.tps.NEGATIVES`).  Missing
+    landmarks are allowed; specimens without any (``LM=0``) are not.  Every
+    problem is listed at once, naming the file and specimen.  ``names``: a
+    file of landmark names (:func:`beetles.formats.names.read_names`); else a
+    long CSV's ``name`` column names them."""
     if data is None and landmarks is None:
         raise BeetlesError("give --data DIR (a folder with images/ and landmarks.tps) or --landmarks FILE")
+    if names is not None:
+        part = load_training_data(data, landmarks, log, None, negatives)
+        part.landmark_names = read_names(names, part.n_landmarks)
+        return part
     if landmarks is None:
         notes: list[str] = []
-        part = load_part(data, allow_missing=True, notes=notes)
+        part = load_part(data, allow_missing=True, notes=notes, negatives=negatives)
         _tell(log, notes)
         return part
     if isinstance(landmarks, (list, tuple)):
-        parts = [load_training_data(data, one, log) for one in landmarks]
+        parts = [load_training_data(data, one, log, None, negatives) for one in landmarks]
         if len(parts) == 1:
             return parts[0]
         merged = {}
@@ -58,7 +67,8 @@ def load_training_data(data=None, landmarks=None, log=None) -> PartData:
                 raise DataError(f"{part.name}: {part.n_landmarks} landmarks, the other files "
                                 f"{next(iter(merged.values())).n_landmarks}")
             merged.update({s.image.resolve(): s for s in part.specimens})
-        return PartData("+".join(p.name for p in parts), list(merged.values()), parts[0].folder)
+        named = next((p.landmark_names for p in parts if p.landmark_names), None)
+        return PartData("+".join(p.name for p in parts), list(merged.values()), parts[0].folder, named)
     landmarks = Path(landmarks)
     if not landmarks.is_file():
         raise DataError(f"{landmarks}: landmark file not found")
@@ -72,7 +82,7 @@ def load_training_data(data=None, landmarks=None, log=None) -> PartData:
     problems: list[str] = []
     reader = read_long_csv if landmarks.suffix.lower() == ".csv" else read_tps
     notes = []
-    specimens = reader(landmarks, image_dir=image_dir, problems=problems, notes=notes)
+    specimens = reader(landmarks, image_dir=image_dir, problems=problems, notes=notes, negatives=negatives)
     _tell(log, notes)
     reviewed = reviewed_names(landmarks)
     if reviewed is not None:
@@ -85,7 +95,9 @@ def load_training_data(data=None, landmarks=None, log=None) -> PartData:
                 f"{len(specimens) - len(kept)} not yet reviewed left out")
         specimens = kept
     check_specimens(specimens, landmarks, allow_missing=True, problems=problems)
-    return PartData(landmarks.stem, specimens, image_dir)
+    named = read_landmark_names(landmarks) if reader is read_long_csv else None
+    return PartData(landmarks.stem, specimens, image_dir,
+                    check_names(named, specimens[0].n_landmarks, landmarks) if named else None)
 
 
 def _tell(log, notes) -> None:
@@ -114,19 +126,40 @@ def listed_photos(path) -> list[Path]:
     :class:`~beetles.formats.photonames.PhotoFinder` finds them), e.g.
     tpsUtil's list of photos still to landmark (``LM=0`` blocks); a
     :class:`DataError` naming the first that is not there."""
+    return list(listed_records(path))
+
+
+def listed_records(path) -> dict[Path, object]:
+    """``{photo: TpsRecord}`` of the photos a TPS file names (see
+    :func:`listed_photos`), the record carrying its ``ID=``, ``SCALE=`` and
+    ``COMMENT=`` to the predictions."""
     path = Path(path)
     finder = PhotoFinder(path.parent)
-    photos, missing = [], []
+    photos, missing = {}, []
     for number, record in enumerate(read_tps_records(path), start=1):
         if not record.image:
             raise FormatError(path, record.line, f"specimen {number} has no IMAGE= line: no photo to name")
         photo = finder.find(record.image)
-        (photos if photo.is_file() else missing).append(photo)
+        if photo.is_file():
+            photos[photo] = record
+        else:
+            missing.append(photo)
     if missing:
         raise DataError(f"{path}: {len(missing)} named photo(s) not found beside it, e.g. {missing[0].name}")
     if not photos:
         raise DataError(f"{path}: names no photos")
     return photos
+
+
+def listed_metadata(inputs) -> dict[Path, object]:
+    """``{resolved photo: TpsRecord}`` for the photos that the ``.tps`` files
+    among ``inputs`` name (their ``ID=``, ``SCALE=``, ``COMMENT=``)."""
+    found = {}
+    for item in inputs:
+        path = Path(item)
+        if path.is_file() and path.suffix.lower() == ".tps":
+            found.update({photo.resolve(): record for photo, record in listed_records(path).items()})
+    return found
 
 
 def expand_inputs(inputs) -> list[Path]:

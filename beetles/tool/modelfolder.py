@@ -5,7 +5,7 @@ A model folder holds (all written atomically, ``settings.json`` last):
 ``model.pt``         the compact models (``cascade``, ``heatmap``, ``regress``): the
                      model's state (weights, batch-norm statistics, history), ``torch.save``
 ``params.npz``       the paper's models 1-3: the weights in Lasagne's layout (either engine)
-``settings.json``    model, landmark count, engine, device, how photos are fitted, data
+``settings.json``    model, landmark count and names, engine, device, how photos are fitted, data
                      source, training and validation specimens, epochs, the model it was
                      retrained from (``parent``), seconds, versions, the command
                      (:func:`settings_record`)
@@ -83,6 +83,17 @@ def load_folder(folder):
     return load_model(info, folder / info.weights_file, n_landmarks)
 
 
+def folder_names(folder) -> list[str] | None:
+    """The landmark names the model folder was trained with (``None``: numbers only)."""
+    return settings_names(read_settings(folder))
+
+
+def settings_names(settings: dict) -> list[str] | None:
+    """The landmark names a model folder's ``settings.json`` holds (``None``: numbers only)."""
+    names = settings.get("landmark_names")
+    return [str(n) for n in names] if isinstance(names, list) and names else None
+
+
 def load_calibration(folder):
     """The folder's :class:`~beetles.core.calibration.Calibration`, or ``None``
     when it has none (trained without held-out specimens, or before 0.3)."""
@@ -110,6 +121,13 @@ def parent_record(parent) -> dict | None:
             "parent": (settings.get("parent") or {}).get("folder"), "command": settings.get("command")}
 
 
+def shared_scale(specimens) -> float | None:
+    """The ``SCALE=`` every specimen has, when they all have the same one
+    (``beetles predict`` writes it for photos given none); else ``None``."""
+    scales = {s.scale for s in specimens}
+    return scales.pop() if len(scales) == 1 and None not in scales else None
+
+
 def settings_record(run, part, model, training, held_out, seconds: float) -> dict:
     """``settings.json``: ``run`` the :class:`beetles.tool.train.TrainSettings`,
     ``part`` the data, ``model`` the trained model, ``training`` and
@@ -119,6 +137,8 @@ def settings_record(run, part, model, training, held_out, seconds: float) -> dic
         "format": SETTINGS_FORMAT,
         "model": info.name,
         "landmarks": int(part.n_landmarks),
+        "landmark_names": part.landmark_names,
+        "scale": shared_scale(part.specimens),
         "model_file": info.weights_file,
         **model.record(),
         "input": info.input,

@@ -1,7 +1,7 @@
 """Overlays: each photo with its predicted landmarks drawn on it, for a quick look.
 
 The photo, upright and at most :data:`OVERLAY_WIDTH` pixels wide, with every
-landmark as a numbered dot and a circle (its 90 % radius, or its spread for a
+landmark as a dot labelled with its number (or name) and a circle (its 90 % radius, or its spread for a
 model folder without a calibration); JPEG for
 JPEG photos, PNG otherwise.  Points and spreads are in the photo's own
 pixels (y down).
@@ -32,11 +32,11 @@ def overlay_photo(path, width: int = OVERLAY_WIDTH) -> Image.Image:
     return image
 
 
-def write_overlay(folder: Path, path: Path, box, points, spread, used: set) -> Path:
-    """Draw numbered ``points`` ``(n, 2)`` (photo pixels) and circles of radius
-    ``spread`` ``(n,)`` on the photo at ``path`` (whose
-    :class:`~beetles.core.frames.Letterbox` is ``box``) into ``folder``; a
-    name already in ``used`` gets a number."""
+def write_overlay(folder: Path, path: Path, box, points, spread, used: set, names=None) -> Path:
+    """Draw ``points`` ``(n, 2)`` (photo pixels, y down) labelled with their
+    number (or ``names``) and circles of radius ``spread`` ``(n,)`` on the
+    photo at ``path`` (whose :class:`~beetles.core.frames.Letterbox` is
+    ``box``) into ``folder``; a name already in ``used`` gets a number."""
     image = overlay_photo(path)
     sx, sy = image.width / box.photo_width, image.height / box.photo_height
     draw = ImageDraw.Draw(image)
@@ -51,7 +51,7 @@ def write_overlay(folder: Path, path: Path, box, points, spread, used: set) -> P
             r = max(float(s) * sx, dot + 1)
             draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=colour, width=max(1, int(dot / 2)))
         draw.ellipse([cx - dot, cy - dot, cx + dot, cy + dot], fill=colour, outline="white")
-        draw.text((cx + 2 * dot, cy - 2 * dot), str(k + 1), fill=colour, font=font, stroke_width=2,
+        draw.text((cx + 2 * dot, cy - 2 * dot), names[k] if names else str(k + 1), fill=colour, font=font, stroke_width=2,
                   stroke_fill="white", anchor="ls")
     jpeg = path.suffix.lower() in (".jpg", ".jpeg")
     suffix = ".jpg" if jpeg else ".png"

@@ -5,11 +5,16 @@ decodes each photo as the model reads it (upright, letterboxed; a photo that
 cannot be read, or does not suit the model, is reported and skipped), runs
 the model on batches of :data:`BATCH` photos and writes:
 
-* the TPS file ``out`` (each photo's own upright pixels, **y up**, ``IMAGE=``
-  the file name, or the path from the photos' common folder when two photos
-  share a name);
-* optionally the long CSV ``image,landmark,x,y,spread_px,radius90_px``
-  (photo pixels, **y down**; an empty spread: none measured; ``radius90_px``:
+* the file ``out`` in the format :data:`OUTPUT_FORMATS` names (``--format``,
+  else by its suffix): TPS (each photo's own upright pixels, **y up**,
+  ``IMAGE=`` the file name, or the path from the photos' common folder when
+  two photos share a name; ``ID=``, and ``SCALE=``: the photo's in a listing
+  ``.tps``, else ``--scale``, else the one scale all training photos
+  shared), the long CSV below, SLEAP ``.slp`` or COCO keypoints ``.json``
+  (:mod:`beetles.formats.pose`, landmark names as the skeleton's);
+* optionally the long CSV ``image,landmark[,name],x,y_down,spread_px,radius90_px``
+  (photo pixels, **y down**; ``name`` when the model folder names its
+  landmarks; an empty spread: none measured; ``radius90_px``:
   the radius within which the true landmark lies 90 % of the time, from the
   model folder's ``calibration.json``, empty without one);
 * optionally the review list ``<out stem>_review.csv`` (landmarks whose
@@ -29,24 +34,28 @@ from tqdm import tqdm
 from beetles.core.errors import BeetlesError, DataError
 from beetles.core.frames import photo_frame
 from beetles.core.specimen import Specimen
-from beetles.formats.landmark_csv import write_landmark_values
+from beetles.formats.landmark_csv import XY, write_landmark_values
 from beetles.formats.results import write_table
 from beetles.formats.tps import write_tps
-from beetles.tool.inputs import expand_inputs, photo_names
-from beetles.tool.modelfolder import load_calibration, load_folder
+from beetles.tool.inputs import expand_inputs, listed_metadata, photo_names
+from beetles.tool.modelfolder import load_calibration, load_folder, read_settings, settings_names
 from beetles.tool.overlays import write_overlay
 from beetles.tool.validate import BATCH, PASSES
 
 _READ_ERRORS = (DataError, OSError, ValueError, SyntaxError)
-REVIEW_COLUMNS = ["image", "landmark", "x", "y", "spread_px", "radius90_px"]
+REVIEW_COLUMNS = ["image", "landmark", "x", "y_down", "spread_px", "radius90_px"]
+#: What ``beetles predict --format`` writes, and the suffix that chooses each without it.
+OUTPUT_FORMATS = {"tps": ".tps", "csv": ".csv", "slp": ".slp", "coco": ".json"}
 
 
 @dataclass
 class PredictSettings:
     """What ``beetles predict`` is asked for: the model folder, photos and
-    folders of photos, the TPS file to write, and optionally the CSV, the
-    overlays folder, the review threshold (photo pixels) and the passes of
-    a model whose spread needs several."""
+    folders of photos (or ``.tps`` files listing photos), the file to write
+    and its ``format`` (:data:`OUTPUT_FORMATS`; ``None``: by its suffix), and
+    optionally the CSV, the overlays folder, the review threshold (photo
+    pixels), the passes of a model whose spread needs several, and the
+    ``scale`` (units per pixel) for photos a listing gives none."""
 
     model_dir: Path
     photos: list
@@ -56,6 +65,8 @@ class PredictSettings:
     review_threshold: float | None = None
     passes: int = PASSES
     progress: bool = True
+    format: str | None = None
+    scale: float | None = None
 
 
 @dataclass
@@ -94,19 +105,41 @@ def predict(run: PredictSettings, log=print, warn=None) -> PredictResult:
     if run.review_threshold is not None and run.review_threshold < 0:
         raise BeetlesError(f"--review-threshold {run.review_threshold:g}: give a number of pixels >= 0")
     out = Path(run.out)
-    if out.suffix.lower() != ".tps":
-        raise BeetlesError(f"--out {out}: give a .tps file name")
+    kind = output_format(out, run.format)
+    if run.scale is not None and not run.scale > 0:
+        raise BeetlesError(f"--scale {run.scale:g}: give the units per pixel, a number > 0")
+    if run.csv is not None and Path(run.csv).resolve() == out.resolve():
+        raise BeetlesError(f"--csv {run.csv}: is the --out file; give another name")
     photos = expand_inputs(run.photos)
+    listed = listed_metadata(run.photos)
     placed, skipped, calibration = place_with_folder(run.model_dir, photos, run.passes, run.progress, warn)
     if not placed:
         raise DataError(f"none of the {len(photos)} photo(s) could be read; nothing written")
+    settings = read_settings(run.model_dir)
+    landmark_names = settings_names(settings)
     names, image_dir = photo_names([p.path for p in placed])
-    specimens = [Specimen(p.path.resolve() if image_dir else p.path, p.points,
-                          photo_frame(p.box.photo_width, p.box.photo_height)) for p in placed]
-    result = PredictResult(len(placed), skipped, files=[write_tps(out, specimens, image_dir=image_dir)])
+    scale = default_scale(run, settings.get("scale"), listed, placed, log)
+    specimens = []
+    for p in placed:
+        record = listed.get(p.path.resolve())
+        specimens.append(Specimen(p.path.resolve() if image_dir else p.path, p.points,
+                                  photo_frame(p.box.photo_width, p.box.photo_height),
+                                  id=record.id if record else None, comment=record.comment if record else None,
+                                  scale=record.scale if record and record.scale else scale))
+    result = PredictResult(len(placed), skipped, files=[])
+    if kind == "tps":
+        result.files.append(write_tps(out, specimens, image_dir=image_dir))
+    elif kind == "csv":
+        result.files.append(write_predictions_csv(out, names, [p.points for p in placed], [p.spread for p in placed],
+                                                  [p.radius for p in placed], landmark_names))
+    else:
+        from beetles.formats.pose import write_pose
+
+        result.files.append(write_pose(out, specimens, kind, names=landmark_names))
     if run.csv is not None:
         result.files.append(write_predictions_csv(run.csv, names, [p.points for p in placed],
-                                                  [p.spread for p in placed], [p.radius for p in placed]))
+                                                  [p.spread for p in placed], [p.radius for p in placed],
+                                                  landmark_names))
     if run.review_threshold is not None:
         result.review = review_rows(names, placed, run.review_threshold)
         path = out.with_name(f"{out.stem}_review.csv")
@@ -124,12 +157,43 @@ def predict(run: PredictSettings, log=print, warn=None) -> PredictResult:
         for p in placed:
             try:
                 circles = p.radius if np.isfinite(p.radius).any() else p.spread
-                result.files.append(write_overlay(Path(run.overlays), p.path, p.box, p.points, circles, used))
+                result.files.append(write_overlay(Path(run.overlays), p.path, p.box, p.points, circles, used,
+                                                  landmark_names))
             except _READ_ERRORS as error:
                 skipped.append((p.path, f"overlay not written: {error}"))
                 warn(f"overlay of {p.path} not written: {error}")
     log(f"landmarks of {len(placed)} photo(s) written to {out}" + (f"; {len(skipped)} skipped" if skipped else ""))
     return result
+
+
+def output_format(out: Path, given: str | None) -> str:
+    """The format ``beetles predict`` writes ``out`` in: ``given`` (one of
+    :data:`OUTPUT_FORMATS`), else the one its suffix names."""
+    if given is not None:
+        if given not in OUTPUT_FORMATS:
+            raise BeetlesError(f"--format {given}: give one of {', '.join(OUTPUT_FORMATS)}")
+        return given
+    by_suffix = {suffix: kind for kind, suffix in OUTPUT_FORMATS.items()}
+    kind = by_suffix.get(out.suffix.lower())
+    if kind is None:
+        raise BeetlesError(f"--out {out}: give a file name ending in {', '.join(OUTPUT_FORMATS.values())}, "
+                           "or --format")
+    return kind
+
+
+def default_scale(run: PredictSettings, shared, listed: dict, placed, log) -> float | None:
+    """The ``SCALE=`` for photos no listing gives one: ``--scale``, else
+    ``shared``, the scale every training photo of the model folder had (said
+    to ``log``: photos taken at another magnification need their own)."""
+    if run.scale is not None:
+        return run.scale
+    without = [p for p in placed if not getattr(listed.get(p.path.resolve()), "scale", None)]
+    if shared and without:
+        log(f"SCALE={shared:g} written for {len(without)} photo(s): the scale every training photo of "
+            f"{run.model_dir} had; give --scale (or a listing .tps with SCALE=) for photos taken at another "
+            "magnification")
+        return float(shared)
+    return None
 
 
 def place_with_folder(model_dir, photos, passes: int = PASSES, progress: bool = True, warn=None):
@@ -187,11 +251,12 @@ def review_rows(names, placed, threshold: float) -> list[list]:
     return rows
 
 
-def write_predictions_csv(path, names, points, spreads, radii=None) -> Path:
-    """``image,landmark,x,y,spread_px,radius90_px`` (photo pixels, y down,
-    landmarks from 1; empty: none), atomically;
+def write_predictions_csv(path, names, points, spreads, radii=None, landmark_names=None) -> Path:
+    """``image,landmark[,name],x,y_down,spread_px,radius90_px`` (photo pixels,
+    y down, landmarks from 1; empty: none), atomically;
     :func:`beetles.formats.landmark_csv.read_long_csv` reads it back (it
     ignores the last two)."""
     radii = list(radii) if radii is not None else [np.full(len(p), np.nan) for p in points]
-    return write_landmark_values(path, names, {"x": [p[:, 0] for p in points], "y": [p[:, 1] for p in points],
-                                               "spread_px": list(spreads), "radius90_px": radii})
+    return write_landmark_values(path, names, {XY[0]: [p[:, 0] for p in points], XY[1]: [p[:, 1] for p in points],
+                                               "spread_px": list(spreads), "radius90_px": radii},
+                                 landmark_names=landmark_names)

@@ -48,7 +48,10 @@ class TrainSettings:
     ``minutes``: the budget (``None``: the model's default); ``engine``
     (``None``: the model's) and ``device``; ``validation``: the share held
     out; ``force``: replace a model already in ``out``; ``command``:
-    recorded in ``settings.json`` (default: this process's command line)."""
+    recorded in ``settings.json`` (default: this process's command line);
+    ``names``: a file naming the landmarks, one per line (kept in
+    ``settings.json``); ``negatives``: what a negative coordinate means
+    (:data:`beetles.formats.tps.NEGATIVES`)."""
 
     out: Path
     data: Path | None = None
@@ -64,6 +67,8 @@ class TrainSettings:
     progress: bool = True
     force: bool = False
     command: str | None = None
+    names: Path | None = None
+    negatives: str = "auto"
 
 
 def check_settings(run: TrainSettings):
@@ -105,7 +110,7 @@ def train(run: TrainSettings, log=print) -> dict:
     info, engine = check_settings(run)
     out = Path(run.out)
     check_out(out, run.force)
-    part = load_training_data(run.data, run.landmarks, log=log)
+    part = load_training_data(run.data, run.landmarks, log=log, names=run.names, negatives=run.negatives)
     train_index, valid_index = split_specimens(len(part), run.validation, run.seed)
     training = [part[i] for i in train_index]
     held_out = [part[i] for i in valid_index]

@@ -58,7 +58,7 @@ def test_long_csv_round_trip_any_row_order(tmp_path):
     specimens = read_long_csv(path, size=(100, 100))
     np.testing.assert_allclose(specimens[0].landmarks, [[1, 2], [3, 4]])
     out = write_long_csv(tmp_path / "again.csv", specimens)
-    assert out.read_text().splitlines()[:3] == ["image,landmark,x,y", "a.jpg,1,1.00000,2.00000", "a.jpg,2,3.00000,4.00000"]
+    assert out.read_text().splitlines()[:3] == ["image,landmark,x,y_down", "a.jpg,1,1.00000,2.00000", "a.jpg,2,3.00000,4.00000"]
     again = read_long_csv(out, size=(100, 100))
     np.testing.assert_allclose(again[1].landmarks, specimens[1].landmarks)
 

@@ -27,13 +27,18 @@ IMAGE=beetle_02.jpg
 """
 
 
-def test_parse_tpsdig_keywords_case_insensitive_curves_and_missing():
-    records = parse_tps(TPSDIG)
+def test_parse_tpsdig_keywords_case_insensitive_curves_and_missing(tmp_path):
+    assert parse_tps(TPSDIG)[0].landmarks_up[2].tolist() == [-1, -1]  # as written; the reader decides
+    (tmp_path / "a.tps").write_text(TPSDIG)
+    notes = []
+    records = read_tps_records(tmp_path / "a.tps", notes=notes)
     assert len(records) == 2
     first = records[0]
     assert first.landmarks_up.shape == (3, 2)
     np.testing.assert_allclose(first.landmarks_up[:2], [[10, 20], [30.5, 40.25]])
-    assert np.isnan(first.landmarks_up[2]).all()  # negative = missing
+    assert np.isnan(first.landmarks_up[2]).all()  # negative = missing: every specimen names its photo
+    assert notes == [f"{tmp_path / 'a.tps'}: 1 landmark(s) of 1 specimen(s) taken as missing: 1 with a negative "
+                     "coordinate (photo pixels are never negative; --negatives coordinates reads them as coordinates)"]
     assert first.image == "beetle 01.jpg" and first.id == "7" and first.scale == 0.0125
     assert first.comment == "left side damaged"
     assert len(first.curves) == 1 and first.curves[0].shape == (2, 2)
@@ -107,7 +112,8 @@ def test_missing_tps_file_is_a_clear_error(tmp_path):
 def test_windows_line_ends_a_byte_order_mark_and_latin1_text_read_alike(tmp_path):
     """What Windows programs write: CRLF line ends, a UTF-8 byte order mark,
     or Latin-1 text (tpsDig's comments): the same records either way."""
-    expected = parse_tps(TPSDIG)
+    (tmp_path / "plain.tps").write_text(TPSDIG)
+    expected = read_tps_records(tmp_path / "plain.tps")
     variants = {
         "crlf.tps": TPSDIG.replace("\n", "\r\n").encode("utf-8"),
         "bom.tps": b"\xef\xbb\xbf" + TPSDIG.encode("utf-8"),
@@ -127,9 +133,7 @@ def test_id_is_always_written_and_geomorph_ktch_missing_values_are_read(tmp_path
     specimens = [Specimen(tmp_path / "w_01.jpg", [[1, 2], [3, 4]], frame),
                  Specimen(tmp_path / "w_02.jpg", [[5, 6], [7, 8]], frame, id="kept")]
     text = write_tps(tmp_path / "ids.tps", specimens).read_text()
-    assert "IMAGE=w_01.jpg\nID=w_01\n" in text and "IMAGE=w_02.jpg\nID=kept\n" in text
-    twins = [Specimen(tmp_path / "a.jpg", [[1, 2]], frame), Specimen(tmp_path / "a.png", [[1, 2]], frame)]
-    assert [r.id for r in parse_tps(write_tps(tmp_path / "twins.tps", twins).read_text())] == ["0", "1"]
+    assert "IMAGE=w_01.jpg\nID=0\n" in text and "IMAGE=w_02.jpg\nID=kept\n" in text  # tpsDig numbers from 0
     # as geomorph's writeland.tps and ktch write missing landmarks, and ktch's COMMENTS=
     records = parse_tps("LM=3\n1 2\nNA NA\nnan 5\nIMAGE=a.jpg\nID=1\nCOMMENTS=left wing\n")
     assert np.isnan(records[0].landmarks_up[1:]).all() and records[0].landmarks_up[0].tolist() == [1, 2]

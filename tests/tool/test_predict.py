@@ -36,7 +36,7 @@ def test_predict_a_folder(trained, tmp_path, capsys):
         assert (points >= -1).all() and (points[:, 0] <= width + 1).all() and (points[:, 1] <= height + 1).all()
     rows = read_csv(table)
     assert len(rows) == LANDMARKS * len(truth)
-    assert set(rows[0]) == {"image", "landmark", "x", "y", "spread_px", "radius90_px"}
+    assert set(rows[0]) == {"image", "landmark", "x", "y_down", "spread_px", "radius90_px"}
     assert all(float(r["spread_px"]) > 0 for r in rows)
     # the 90 % radius is the model folder's calibration of the spread
     calibration = Calibration.read(model / "calibration.json")
@@ -69,6 +69,7 @@ def test_predict_maps_network_points_back_to_each_photo(tmp_path, monkeypatch):
     monkeypatch.setattr(model, "predict_points", lambda photos: (
         np.repeat(normalise(network_point).reshape(1, 2, 2), len(photos), 0), np.repeat(spread_net[None], len(photos), 0)))
     monkeypatch.setattr("beetles.tool.predict.load_folder", lambda folder: model)
+    monkeypatch.setattr("beetles.tool.predict.read_settings", lambda folder: {})
     sizes = {"wide.png": (400, 200), "tall.jpg": (150, 300), "four_three.png": (320, 240)}
     for name, size in sizes.items():
         Image.new("RGB", size, (90, 90, 90)).save(tmp_path / name)

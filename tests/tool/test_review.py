@@ -2,7 +2,6 @@
 import io
 import json
 import socket
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,7 +109,7 @@ def test_the_tps_keeps_id_and_scale_of_the_input_and_numbers_the_rest(tmp_path, 
     assert "no landmarks for 3 of the photos" in warnings[0]
     records = read_tps_records(tmp_path / "out.tps")
     assert [r.id for r in records[:3]] == ["spec0", "spec1", "spec2"] and records[0].scale == 0.0125
-    assert [r.id for r in records[3:]] == [Path(r.image).stem for r in records[3:]]  # the photo's name
+    assert [r.id for r in records[3:]] == ["3", "4", "5"]  # numbered from 0 by position, as tpsDig numbers
     np.testing.assert_allclose(records[0].landmarks_up, [[x, 120 - y] for x, y in manual[0].landmarks], atol=1e-4)
     assert np.isnan(records[4].landmarks_up).all()  # not in the predictions: to place by hand
     assert session.photos[4].predicted is None
@@ -134,7 +133,7 @@ def test_manual_landmarking_places_landmarks_in_order(tmp_path, photos):
     assert np.isnan(record.landmarks_up[1:]).all()
     bad_names = tmp_path / "two.txt"
     bad_names.write_text("a\nb\n")
-    with pytest.raises(BeetlesError, match="2 names for 3 landmarks"):
+    with pytest.raises(BeetlesError, match="2 landmark name\\(s\\), but the landmarks number 3"):
         review(tmp_path / "other", part, landmarks=3, names=bad_names)
 
 

@@ -19,15 +19,16 @@ import numpy as np
 from beetles.core.errors import BeetlesError, DataError
 from beetles.core.frames import flip_y
 from beetles.core.images import image_size
-from beetles.formats.landmark_csv import read_landmark_values
+from beetles.formats.landmark_csv import XY_CHOICES, read_landmark_names, read_landmark_values
+from beetles.formats.names import check_names, read_names
 from beetles.formats.tps import read_tps_records
 from beetles.tool.inputs import expand_inputs, photo_names
-from beetles.tool.modelfolder import SETTINGS_JSON
+from beetles.tool.modelfolder import SETTINGS_JSON, folder_names
 from beetles.tool.review.session import ReviewPhoto, ReviewSession
 
 #: The port ``beetles review`` listens on unless given ``--port`` (0: any free port).
 DEFAULT_PORT = 8642
-_CSV_COLUMNS = [["x", "y", "spread_px", "radius90_px"], ["x", "y", "spread_px"], ["x", "y"]]
+_CSV_COLUMNS = [[*xy, *extra] for extra in (["spread_px", "radius90_px"], ["spread_px"], []) for xy in XY_CHOICES]
 
 
 @dataclass
@@ -91,8 +92,14 @@ def open_review(run: ReviewSettings, log=print, warn=None) -> ReviewSession:
     elif todo and model_dir is not None:
         found, source = predict_photos(model_dir, todo, run.progress, warn), str(model_dir)
     n = _landmark_count(run, session, found)
-    if landmark_names is not None and len(landmark_names) != n:
-        raise DataError(f"{run.names}: {len(landmark_names)} names for {n} landmarks")
+    if landmark_names is not None:
+        check_names(landmark_names, n, run.names)
+    elif model_dir is not None:
+        landmark_names = folder_names(model_dir)
+    elif run.predictions is not None and Path(run.predictions).suffix.lower() == ".csv":
+        landmark_names = read_landmark_names(run.predictions)
+    if landmark_names is not None and run.names is None:
+        landmark_names = check_names(landmark_names, n, model_dir or run.predictions)
     photos = []
     for path, name in todo:
         try:
@@ -145,19 +152,6 @@ def _landmark_count(run, session, found) -> int:
     if run.landmarks < 1:
         raise BeetlesError(f"--landmarks {run.landmarks}: give at least 1")
     return run.landmarks
-
-
-def read_names(path) -> list[str]:
-    """Landmark names, one per line (blank lines ignored)."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except OSError as error:
-        raise DataError(f"{path}: cannot read the landmark names ({error.strerror or error})") from None
-    names = [line.strip() for line in lines if line.strip()]
-    if not names:
-        raise DataError(f"{path}: no landmark names (one per line)")
-    return names
 
 
 def read_predictions(path: Path, photos: dict, warn) -> dict[str, Found]:
