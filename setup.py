@@ -29,6 +29,8 @@ INSTALL_REQUIRES = [
     # beetles review: the web framework and the server that runs it.
     "starlette==1.10.0",
     "uvicorn==0.54.0",
+    # One writer at a time for a model folder or an output file (beetles.core.locks).
+    "filelock==4.3.1",
 ]
 
 #: The PyTorch engine's pin (the CUDA image installs the same version).
@@ -64,10 +66,11 @@ setup(
     # beetles convert and predict --format slp|coco; 0.9.5 installs beside numpy 1.23.5.
     # The test extra adds the independent TPS readers the format tests round-trip through:
     # py-tps, and ktch 0.8.1 (the newest that installs beside numpy 1.23.5) with pyarrow 17
-    # (pyarrow 18 and later need NumPy 2; scikit-learn imports pyarrow when it is there).
+    # (pyarrow 18 and later need NumPy 2; scikit-learn imports pyarrow when it is there), and
+    # hypothesis for the property-based tests of the landmark readers (tests/hostile/).
     extras_require={"torch": [TORCH], "formats": [SLEAP_IO],
                     "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "httpx2==2.16.2", "selenium==4.51.0", TORCH,
-                             SLEAP_IO, "py-tps==0.1.7", "ktch==0.8.1", "pyarrow==17.0.0"]},
+                             SLEAP_IO, "py-tps==0.1.7", "ktch==0.8.1", "pyarrow==17.0.0", "hypothesis==6.170.17"]},
     entry_points={"console_scripts": ["beetles = beetles.cli:main"]},
     license="GPL-3.0-or-later",
 )

@@ -9,10 +9,25 @@ call.  Only this package uses ``argparse``.
 """
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
+import os
+import sys
 
-from beetles.cli.options import add_engine_options, exit_status, optional_path, positive_int, size_option
+
+def _interrupted_hook(kind, value, traceback, _default=sys.excepthook):
+    """Ctrl-C before :func:`main` catches it (while the command is still
+    importing): one line and status 130, not a traceback."""
+    if issubclass(kind, KeyboardInterrupt):
+        print("beetles: interrupted", file=sys.stderr, flush=True)
+        os._exit(130)
+    _default(kind, value, traceback)
+
+
+sys.excepthook = _interrupted_hook
+
+import argparse  # noqa: E402  (after the hook: Ctrl-C from here on is one line)
+from pathlib import Path  # noqa: E402
+
+from beetles.cli.options import add_engine_options, exit_status, optional_path, positive_int, size_option  # noqa: E402
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -141,7 +156,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
         models=args.models, folds=args.folds, first=args.first, seed=args.seed, epochs=args.epochs,
         minutes=args.minutes, dlib=not args.no_dlib, only=args.only, progress=not args.quiet,
     )
-    part = load_training_data(run.data, run.landmarks)
+    part = load_training_data(run.data, run.landmarks, log=print)
     run_benchmark(part, run)
     print(format_summary(Path(args.out) / "summary.csv"))
     return 0
@@ -154,7 +169,7 @@ def _cmd_benchmark_loop(args: argparse.Namespace) -> int:
     run = LoopSettings(out=Path(args.out), labelled=args.labelled, correct=args.correct, seed=args.seed,
                        model=args.model, epochs=args.epochs, minutes=args.minutes,
                        reference_folds=args.reference_folds, progress=not args.quiet)
-    rows = run_loop(load_training_data(optional_path(args.data), optional_path(args.landmarks)), run)
+    rows = run_loop(load_training_data(optional_path(args.data), optional_path(args.landmarks), log=print), run)
     print(format_loop(rows))
     print(f"tables: {run.out / 'loop.csv'}, {run.out / 'loop.json'}")
     return 0
@@ -495,8 +510,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 on success)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        print("beetles: interrupted", file=sys.stderr)
+        return 130
     return exit_status(f"beetles {args.command}", lambda: args.func(args))
 
 

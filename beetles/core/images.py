@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from beetles.core.errors import DataError
+from beetles.core.errors import DataError, shorten
 
 #: EXIF orientations that turn the photo by a quarter turn: width and height swap.
 SWAPPING_ORIENTATIONS = (5, 6, 7, 8)
@@ -37,14 +37,26 @@ _GRAY_DEEP = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 _ALPHA = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
+#: The most characters of a photo's path that a message shows (a landmark
+#: file may name one longer than any system allows).
+PATH_SHOWN = 200
+
+
 def _where(path: Path, specimen: str | None) -> str:
-    return f"{path} ({specimen})" if specimen else str(path)
+    shown = shorten(path, PATH_SHOWN)
+    shown = shown if shown.isprintable() else repr(shown)
+    return f"{shown} ({specimen})" if specimen else shown
 
 
 def open_image(path, specimen: str | None = None) -> Image.Image:
     """Open ``path`` lazily (header only); :class:`DataError` if unusable."""
     path = Path(path)
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except (OSError, ValueError) as error:  # a name too long for the system, a NUL character
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise DataError(f"{_where(path, specimen)}: cannot look up the image file ({reason})") from None
+    if not found:
         raise DataError(f"{_where(path, specimen)}: image file not found")
     try:
         return Image.open(path)

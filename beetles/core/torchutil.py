@@ -9,6 +9,7 @@ and read a model's state (a dict whose ``"params"`` are named arrays) with
 """
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from beetles.core.errors import BeetlesError, DataError, WeightsError
-from beetles.core.files import atomic_write
+from beetles.core.files import write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -80,14 +81,17 @@ def use_all_cores() -> int:
 
 def save_state(state: dict, path) -> Path:
     """``state`` to ``path`` with ``torch.save``, atomically; the arrays of its
-    :data:`ARRAY_ENTRIES` as tensors (which ``weights_only`` loading accepts)."""
+    :data:`ARRAY_ENTRIES` as tensors (which ``weights_only`` loading accepts).
+    Serialised in memory first, so that a full disk is the project's
+    :class:`~beetles.core.files.WriteError` (torch's zip writer would raise a
+    ``RuntimeError``)."""
     import torch
 
     state = {key: {k: torch.from_numpy(np.array(v)) for k, v in value.items()} if key in ARRAY_ENTRIES else value
              for key, value in state.items()}
-    with atomic_write(path, "wb") as handle:
-        torch.save(state, handle)
-    return Path(path)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return write_bytes(path, buffer.getvalue())
 
 
 def load_state(path) -> dict:

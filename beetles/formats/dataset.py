@@ -42,7 +42,9 @@ def _problems_error(folder: Path, problems: list[str]) -> DataError:
 def check_specimens(specimens, folder, decode: bool = True, allow_missing: bool = False, problems=None) -> None:
     """Raise one :class:`DataError` listing every unusable specimen.
 
-    Checks that no specimen is ``LM=0`` (a list of photos to landmark), that each photo exists and (``decode=True``) decodes fully, that
+    Checks that no specimen is ``LM=0`` (a list of photos to landmark), that
+    no photo is named twice, that each photo exists and (``decode=True``)
+    decodes fully, that
     every specimen has the landmark count of the first, that landmarks lie
     inside their photo (``0 <= x <= width``, ``0 <= y <= height``), and that
     none is missing unless ``allow_missing``.  ``problems`` are earlier
@@ -62,6 +64,13 @@ def check_specimens(specimens, folder, decode: bool = True, allow_missing: bool 
         specimens = [s for s in specimens if s.n_landmarks]
     expected = specimens[0].n_landmarks if specimens else 0
     first = specimens[0].extra.get("number", 1) if specimens else 1
+    seen: dict[Path, int] = {}
+    for position, specimen in enumerate(specimens, start=1):
+        number = specimen.extra.get("number", position)
+        earlier = seen.setdefault(Path(specimen.image).resolve(), number)
+        if earlier != number:
+            problems.append(f"specimen {number} ({specimen.name}): the same photo as specimen {earlier}; one photo "
+                            "can have one set of landmarks (remove one of the two)")
     for position, specimen in enumerate(specimens, start=1):
         number = specimen.extra.get("number", position)
         label = f"specimen {number} ({specimen.name})"

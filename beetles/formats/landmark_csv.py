@@ -21,16 +21,18 @@ other tables an empty cell is ``nan``.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from pathlib import Path
 
 import numpy as np
 
-from beetles.core.errors import DataError, FormatError
+from beetles.core.errors import FormatError, shorten
 from beetles.core.files import atomic_write
 from beetles.core.frames import NETWORK
 from beetles.core.images import resolve_frame
 from beetles.core.specimen import Specimen
+from beetles.core.textfiles import read_text
 from beetles.formats.photonames import PhotoFinder
 
 _WIDE_COLUMN = re.compile(r"^([xy])(\d+)$", re.IGNORECASE)
@@ -42,14 +44,35 @@ XY_CHOICES = (XY, ("x", "y"))
 NAME_COLUMN = "name"
 
 
+def _csv_rows(path, what: str):
+    """``(line, row)`` of every row of the CSV file at ``path`` that is not
+    blank, read with :func:`~beetles.core.textfiles.read_text` (any byte-order
+    mark, UTF-8, else Latin-1); ``line`` is the row's first line.  A row the
+    csv module cannot read (a cell over its size limit) is a :class:`FormatError`."""
+    reader = csv.reader(io.StringIO(read_text(path, what), newline=""))
+    line = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise FormatError(path, reader.line_num, f"not readable as CSV ({shorten(error)})") from None
+        if any(cell.strip() for cell in row):
+            yield line, row
+        line = reader.line_num + 1
+
+
+def _shown(text: str) -> str:
+    """A cell's text as a message names it: shortened, and quoted when it
+    holds a line break or another character that does not print."""
+    text = shorten(text)
+    return text if text.isprintable() else repr(text)
+
+
 def _open_rows(path) -> tuple[list[str], list[list[str]]]:
     path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
-    except FileNotFoundError:
-        raise DataError(f"{path}: landmark file not found") from None
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    rows = [row for _, row in _csv_rows(path, "landmark file")]
     if not rows:
         raise FormatError(path, None, "empty CSV file (no header)")
     return [cell.strip() for cell in rows[0]], rows[1:]
@@ -157,9 +180,12 @@ def read_landmark_names(path) -> list[str] | None:
             number = int(row[number_col])
         except ValueError:
             continue  # read_landmark_values names the bad number
+        if not 1 <= number <= len(rows):  # no image can list landmarks 1..number: read_landmark_values says so
+            continue
         name = row[col].strip()
         if found.setdefault(number, name) != name:
-            raise FormatError(path, line, f"landmark {number} is named both {found[number]!r} and {name!r}")
+            raise FormatError(path, line, f"landmark {shorten(number)} is named both {shorten(found[number])!r} "
+                                          f"and {shorten(name)!r}")
     if not found:
         return None
     return [found.get(k, str(k)) for k in range(1, max(found) + 1)]
@@ -175,46 +201,55 @@ def read_landmark_values(path, columns) -> dict[str, np.ndarray]:
     ``nan``.  A :class:`FormatError` names the file and line of any problem.
     """
     path = Path(path)
-    try:
-        handle = open(path, newline="", encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
     choices = [[c.lower() for c in columns]] if isinstance(columns[0], str) else [[c.lower() for c in cs] for cs in columns]
     values: dict[str, dict[int, list[float]]] = {}
-    with handle:
-        rows = ((number, row) for number, row in enumerate(csv.reader(handle), start=1)
-                if any(cell.strip() for cell in row))
-        header_line, header = next(rows, (1, None))
-        if header is None:
-            raise FormatError(path, None, "empty CSV file (no header)")
-        lowered = [cell.strip().lower() for cell in header]
-        chosen = next((c for c in choices if {"image", "landmark", *c} <= set(lowered)), None)
-        if chosen is None:
-            need = " or ".join(",".join(["image", "landmark", *c]) for c in choices)
-            raise FormatError(path, header_line, f"header lacks the columns {need}")
-        index = [lowered.index(name) for name in ("image", "landmark", *chosen)]
-        for line, row in rows:
-            if len(row) <= max(index):
-                raise FormatError(path, line, f"{len(row)} cells, but the header has {len(header)}")
-            image = row[index[0]].strip()
-            try:
-                number = int(row[index[1]])
-            except ValueError:
-                raise FormatError(path, line, f"landmark number {row[index[1]]!r} is not a whole number") from None
-            if number < 1:
-                raise FormatError(path, line, f"landmark numbers start at 1, found {number}")
-            landmarks = values.setdefault(image, {})
-            if number in landmarks:
-                raise FormatError(path, line, f"landmark {number} of {image} given twice")
-            landmarks[number] = [_cell_value(row[i], path, line, column) for i, column in zip(index[2:], chosen)]
+    rows = _csv_rows(path, "file")
+    header_line, header = next(rows, (1, None))
+    if header is None:
+        raise FormatError(path, None, "empty CSV file (no header)")
+    lowered = [cell.strip().lower() for cell in header]
+    chosen = next((c for c in choices if {"image", "landmark", *c} <= set(lowered)), None)
+    if chosen is None:
+        need = " or ".join(",".join(["image", "landmark", *c]) for c in choices)
+        raise FormatError(path, header_line, f"header lacks the columns {need}")
+    index = [lowered.index(name) for name in ("image", "landmark", *chosen)]
+    for line, row in rows:
+        if len(row) <= max(index):
+            raise FormatError(path, line, f"{len(row)} cells, but the header has {len(header)}")
+        image = row[index[0]].strip()
+        try:
+            number = int(row[index[1]])
+        except ValueError:  # also a number of more than 4300 digits (Python's limit)
+            raise FormatError(path, line, f"landmark number {shorten(row[index[1]])!r} is not a whole number") from None
+        if number < 1:
+            raise FormatError(path, line, f"landmark numbers start at 1, found {shorten(number)}")
+        landmarks = values.setdefault(image, {})
+        if number in landmarks:
+            raise FormatError(path, line, f"landmark {shorten(number)} of {_shown(image)} given twice")
+        landmarks[number] = [_cell_value(row[i], path, line, column) for i, column in zip(index[2:], chosen)]
     tables = {}
     for image, landmarks in values.items():
         n = max(landmarks)
-        if sorted(landmarks) != list(range(1, n + 1)):
-            gaps = sorted(set(range(1, n + 1)) - set(landmarks))
-            raise FormatError(path, None, f"image {image}: landmark(s) {gaps} missing from the file")
+        if len(landmarks) != n:  # numbers are distinct and from 1: some of 1..n are missing
+            gaps = _gaps(landmarks, n)
+            raise FormatError(path, None, f"image {_shown(image)}: landmark(s) {gaps} missing from the file")
         tables[image] = np.array([landmarks[k] for k in range(1, n + 1)], dtype=np.float64)
     return tables
+
+
+def _gaps(numbers, n: int, listed: int = 10) -> str:
+    """The first ``listed`` of 1..``n`` not in ``numbers``, as a list, with how
+    many there are in all when more (``n`` may be huge: 1..n is never built)."""
+    gaps = []
+    k = 1
+    while len(gaps) < listed and k <= n:  # at most len(numbers) + listed steps
+        if k not in numbers:
+            gaps.append(k)
+        k += 1
+    missing = n - len(numbers)
+    if missing <= len(gaps):
+        return str(gaps)
+    return f"[{', '.join(map(str, gaps))}, …] ({shorten(missing, 20)} in all)"
 
 
 def _cell_value(cell: str, path, line: int, column: str) -> float:
@@ -224,7 +259,7 @@ def _cell_value(cell: str, path, line: int, column: str) -> float:
     try:
         return float(cell)
     except ValueError:
-        raise FormatError(path, line, f"column {column!r}: non-numeric value {cell!r}") from None
+        raise FormatError(path, line, f"column {column!r}: non-numeric value {shorten(cell)!r}") from None
 
 
 def read_long_csv(path, image_dir=None, size=None, problems: list | None = None,
@@ -251,8 +286,8 @@ def read_long_csv(path, image_dir=None, size=None, problems: list | None = None,
     specimens = []
     for number, (image, points) in enumerate(tables.items(), start=1):
         tally.apply(points)
-        photo = finder.find(image) if finder else image_dir / image
-        frame = resolve_frame(photo, size, f"{image} in {path}", problems)
+        photo = finder.find(image, str(path)) if finder else image_dir / image
+        frame = resolve_frame(photo, size, f"{_shown(image)} in {path}", problems)
         if frame is not None:
             specimens.append(Specimen(photo, points, frame, extra={"number": number}))
     if notes is not None:

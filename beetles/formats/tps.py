@@ -33,13 +33,15 @@ from pathlib import Path
 
 import numpy as np
 
-from beetles.core.errors import DataError, FormatError
+from beetles.core.errors import DataError, FormatError, shorten
 from beetles.core.files import atomic_write
 from beetles.core.frames import flip_y
 from beetles.core.specimen import Specimen
+from beetles.core.textfiles import read_text
 from beetles.formats.photonames import PhotoFinder
 
-_KEY = re.compile(r"^\s*([A-Za-z]+)\s*=\s*(.*?)\s*$")
+# The value is stripped apart: a lazy "(.*?)\s*$" takes quadratic time on a long line of spaces.
+_KEY = re.compile(r"\s*([A-Za-z]+)\s*=(.*)", re.DOTALL)
 _BLOCK_KEYS = ("CURVES", "OUTLINES")
 
 
@@ -70,25 +72,25 @@ MISSING_WORDS = ("na", "nan")
 def _coordinates(text: str, path, lineno: int) -> tuple[float, float]:
     fields = text.replace(",", " ").split()
     if len(fields) != 2:
-        raise FormatError(path, lineno, f"expected two coordinates 'x y', found {text.strip()!r}")
+        raise FormatError(path, lineno, f"expected two coordinates 'x y', found {shorten(text.strip())!r}")
     if any(f.lower() in MISSING_WORDS for f in fields):
         return np.nan, np.nan  # a missing landmark, as geomorph and ktch write it
     try:
         x, y = float(fields[0]), float(fields[1])
     except ValueError:
-        raise FormatError(path, lineno, f"non-numeric coordinate in {text.strip()!r}") from None
+        raise FormatError(path, lineno, f"non-numeric coordinate in {shorten(text.strip())!r}") from None
     if not (np.isfinite(x) and np.isfinite(y)):
-        raise FormatError(path, lineno, f"coordinate is not a finite number: {text.strip()!r}")
+        raise FormatError(path, lineno, f"coordinate is not a finite number: {shorten(text.strip())!r}")
     return x, y
 
 
 def _count(value: str, key: str, path, lineno: int) -> int:
     try:
         count = int(value)
-    except ValueError:
-        raise FormatError(path, lineno, f"{key}= needs a whole number, found {value!r}") from None
+    except ValueError:  # also a number of more than 4300 digits (Python's limit)
+        raise FormatError(path, lineno, f"{key}= needs a whole number, found {shorten(value)!r}") from None
     if count < 0:
-        raise FormatError(path, lineno, f"{key}= cannot be negative ({count})")
+        raise FormatError(path, lineno, f"{key}= cannot be negative ({shorten(count)})")
     return count
 
 
@@ -104,11 +106,11 @@ def parse_tps(text: str, path="<string>") -> list[TpsRecord]:
         for k in range(count):
             if index >= len(lines) or _KEY.match(lines[index]) or not lines[index].strip():
                 found = lines[index].strip() if index < len(lines) else "end of file"
-                raise FormatError(
+                raise FormatError(  # a huge count ends here too, at the end of the file: nothing is allocated for it
                     path,
                     index + 1 if index < len(lines) else len(lines),
-                    f"{key}={count} (line {start_line}) but only {k} coordinate lines "
-                    f"follow (found {found!r})",
+                    f"{key}={shorten(count)} (line {start_line}) but only {k} coordinate lines "
+                    f"follow (found {shorten(found)!r})",
                 )
             points.append(_coordinates(lines[index], path, index + 1))
             index += 1
@@ -122,15 +124,15 @@ def parse_tps(text: str, path="<string>") -> list[TpsRecord]:
             continue
         match = _KEY.match(raw)
         if not match:
-            raise FormatError(path, lineno, f"expected 'KEYWORD=value' (e.g. LM=8), found {raw.strip()!r}")
-        key, value = match.group(1).upper(), match.group(2)
+            raise FormatError(path, lineno, f"expected 'KEYWORD=value' (e.g. LM=8), found {shorten(raw.strip())!r}")
+        key, value = match.group(1).upper(), match.group(2).strip()
         if key == "LM":
             points = read_points(_count(value, "LM", path, lineno), "LM", lineno)
             points[np.isnan(points).any(axis=1)] = np.nan
             records.append(TpsRecord(landmarks_up=points, line=lineno))
             continue
         if not records:
-            raise FormatError(path, lineno, f"{key}= before the first LM= line")
+            raise FormatError(path, lineno, f"{shorten(key, 20)}= before the first LM= line")
         record = records[-1]
         if key in _BLOCK_KEYS:
             for _ in range(_count(value, key, path, lineno)):
@@ -140,7 +142,7 @@ def parse_tps(text: str, path="<string>") -> list[TpsRecord]:
                 if not sub or sub.group(1).upper() != "POINTS":
                     raise FormatError(path, min(index + 1, len(lines)), f"{key}= block needs POINTS= lines")
                 index += 1
-                record.curves.append(read_points(_count(sub.group(2), "POINTS", path, index), "POINTS", index))
+                record.curves.append(read_points(_count(sub.group(2).strip(), "POINTS", path, index), "POINTS", index))
         elif key == "IMAGE":
             record.image = value
         elif key == "ID":
@@ -149,7 +151,7 @@ def parse_tps(text: str, path="<string>") -> list[TpsRecord]:
             try:
                 record.scale = float(value)
             except ValueError:
-                raise FormatError(path, lineno, f"SCALE= needs a number, found {value!r}") from None
+                raise FormatError(path, lineno, f"SCALE= needs a number, found {shorten(value)!r}") from None
         elif key in ("COMMENT", "COMMENTS"):  # ktch and some tpsDig versions write COMMENTS=
             record.comment = value
         # Other keywords (VARIABLES=, ...) carry nothing beetles uses.
@@ -219,13 +221,7 @@ def read_tps_records(path, negatives: str = "auto", notes: list | None = None) -
     Negative coordinates become missing (``nan``) as :func:`negatives_are_missing`
     decides; ``notes`` gets :meth:`MissingTally.note`'s line."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig", errors="strict")
-    except FileNotFoundError:
-        raise DataError(f"{path}: landmark file not found") from None
-    except UnicodeDecodeError:
-        text = path.read_text(encoding="latin-1")
-    records = parse_tps(text, path)
+    records = parse_tps(read_text(path, "landmark file"), path)
     tally = MissingTally(negatives_are_missing(records, negatives))
     for record in records:
         tally.apply(record.landmarks_up)
@@ -265,7 +261,7 @@ def read_tps(path, image_dir=None, size=None, require_image: bool = True, proble
             if require_image:
                 raise FormatError(path, record.line, f"specimen {number} (LM= at line {record.line}) has no IMAGE= line")
             record.image = f"specimen_{number:04d}"
-        image = finder.find(record.image) if finder else image_dir / record.image
+        image = finder.find(record.image, f"{path}: specimen {number}") if finder else image_dir / record.image
         frame = resolve_frame(image, size, f"specimen {number} of {path}", problems)
         if frame is None:
             continue
@@ -313,6 +309,32 @@ def _number(value: float) -> str:
     return f"{value:.5f}"
 
 
+def unwritable_name(name: str) -> str | None:
+    """Why ``name`` (a photo's name, an ``ID=`` or ``COMMENT=``) cannot be
+    written on a TPS line that reads back the same: words to follow "the
+    name" (``"holds a line break ..."``); ``None`` when it can.  The reasons:
+    a line break (a newline, carriage return or any other character
+    :meth:`str.splitlines` splits at, which would end the line), characters
+    that are not UTF-8 (a file named in another encoding: Python holds its
+    bytes as surrogates), or a space at either end (readers drop it)."""
+    if len(f"x{name}x".splitlines()) > 1:
+        return "holds a line break (newline or carriage return), which would end the TPS line"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid UTF-8 (a file named in another encoding); rename it"
+    if name != name.strip():
+        return "begins or ends with a space, which TPS readers drop"
+    return None
+
+
+def shown_name(name, limit: int = 80) -> str:
+    """``name`` as messages show it: its ``repr`` (line breaks and
+    undecodable bytes visible), shortened to about ``limit`` characters."""
+    text = repr(str(name))
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
 def write_tps(path, specimens, image_dir=None) -> Path:
     """Write specimens as TPS (y up, with each specimen's frame height).
 
@@ -350,10 +372,22 @@ def format_tps(specimens, image_dir=None) -> str:
                 out.append(f"POINTS={len(curve)}")
                 out.extend(f"{_number(x)} {_number(y)}" for x, y in flip_y(curve, specimen.frame.height))
         name = specimen.image.relative_to(image_dir).as_posix() if image_dir else specimen.image.name
+        ident = str(specimen.id) if specimen.id is not None else default_id
+        _check_writable(name, [("IMAGE", name), ("ID", ident), ("COMMENT", specimen.comment or "")])
         out.append(f"IMAGE={name}")
-        out.append(f"ID={specimen.id if specimen.id is not None else default_id}")
+        out.append(f"ID={ident}")
         if specimen.scale is not None:
             out.append(f"SCALE={specimen.scale:.10g}")
         if specimen.comment:
             out.append(f"COMMENT={specimen.comment}")
     return "\n".join(out) + "\n"
+
+
+def _check_writable(photo: str, fields) -> None:
+    """A :class:`DataError` naming ``photo`` when one of ``fields``
+    (``(keyword, value)``) cannot be written (:func:`unwritable_name`)."""
+    for key, value in fields:
+        reason = unwritable_name(value if key == "IMAGE" else value.strip())  # readers strip ID=, COMMENT=
+        if reason is not None:
+            what = "the name" if key == "IMAGE" else f"its {key}= {shown_name(value)}"
+            raise DataError(f"photo {shown_name(photo)}: cannot be written in a TPS file: {what} {reason}")

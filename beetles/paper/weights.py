@@ -14,20 +14,24 @@ in the other:
 """
 from __future__ import annotations
 
+import io
 import pickle
 from pathlib import Path
 
 import numpy as np
 
 from beetles.core.errors import WeightsError
-from beetles.core.files import atomic_write
+from beetles.core.files import atomic_write, write_bytes
 
 
 def save_params(params: dict, path) -> Path:
-    """Write ``{"<layer>/<k>": array}`` to an uncompressed ``.npz``, atomically."""
-    with atomic_write(path, "wb") as handle:
-        np.savez(handle, **params)
-    return Path(path)
+    """Write ``{"<layer>/<k>": array}`` to an uncompressed ``.npz``, atomically
+    (built in memory first: a full disk is then one
+    :class:`~beetles.core.files.WriteError`, without NumPy's zip file
+    complaining as it is collected)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **params)
+    return write_bytes(path, buffer.getvalue())
 
 
 def read_params(path) -> dict[str, np.ndarray]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from beetles.core.errors import BeetlesError, DataError, FormatError
+from beetles.core.errors import BeetlesError, DataError, FormatError, shorten
 from beetles.core.specimen import PartData
 from beetles.formats.dataset import IMAGES_FOLDER, check_specimens, load_part
 from beetles.formats.landmark_csv import read_landmark_names, read_long_csv
@@ -70,11 +70,11 @@ def load_training_data(data=None, landmarks=None, log=None, names=None, negative
         named = next((p.landmark_names for p in parts if p.landmark_names), None)
         return PartData("+".join(p.name for p in parts), list(merged.values()), parts[0].folder, named)
     landmarks = Path(landmarks)
-    if not landmarks.is_file():
+    if probe(landmarks) != "file":
         raise DataError(f"{landmarks}: landmark file not found")
     if data is not None:
         data = Path(data)
-        if not data.is_dir():
+        if probe(data) != "folder":
             raise DataError(f"{data}: folder not found")
         image_dir = data / IMAGES_FOLDER if (data / IMAGES_FOLDER).is_dir() else data
     else:
@@ -170,20 +170,34 @@ def expand_inputs(inputs) -> list[Path]:
     photos = []
     for item in inputs:
         path = Path(item)
-        if path.is_file() and path.suffix.lower() == ".tps":
+        kind = probe(path)
+        if kind == "file" and path.suffix.lower() == ".tps":
             photos.extend(listed_photos(path))
-        elif path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        elif kind == "folder":
+            try:
+                found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            except OSError as error:
+                raise DataError(f"{path}: cannot list the folder ({error.strerror or error})") from None
             if not found:
                 raise DataError(f"{path}: no photos in this folder (looked for {', '.join(IMAGE_SUFFIXES)})")
             photos.extend(found)
-        elif path.is_file():
+        elif kind == "file":
             photos.append(path)
         else:
-            raise DataError(f"{path}: no such file or folder")
+            raise DataError(f"{shorten(path, 200)}: no such file or folder")
     if not photos:
         raise DataError("no photos given")
     return list(dict.fromkeys(photos))
+
+
+def probe(path) -> str | None:
+    """``"file"``, ``"folder"`` or ``None`` (not there) for a path the user
+    gave; a name no system allows (too long, a NUL) is a :class:`DataError`."""
+    try:
+        return "file" if Path(path).is_file() else "folder" if Path(path).is_dir() else None
+    except (OSError, ValueError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise DataError(f"{shorten(path, 200)!r}: cannot look it up ({reason})") from None
 
 
 def photo_names(paths) -> tuple[list[str], Path | None]:

@@ -1,6 +1,13 @@
 """The model folder ``beetles train`` writes and ``beetles predict`` reads.
 
-A model folder holds (all written atomically, ``settings.json`` last):
+A model folder is written as a unit: ``beetles train`` fills a hidden
+folder beside it (``.<name>.training-…``, :func:`staging_folder`) and, when
+every file is written (``settings.json`` last, with the weights' SHA-256),
+puts it in place of the old one in one step (:func:`publish`), holding the
+folder's lock (:mod:`beetles.core.locks`) throughout.  A reader therefore
+sees the old model, the new one, or (:func:`read_settings`) a clear
+"incomplete" message; :func:`load_folder` checks the weights' checksum.  It
+holds:
 
 ``model.pt``         the compact models (``cascade``, ``heatmap``, ``regress``): the
                      model's state (weights, batch-norm statistics, history), ``torch.save``
@@ -22,11 +29,18 @@ Which weight file a model has is its registry entry's ``weights_file``.
 """
 from __future__ import annotations
 
+import ctypes
+import errno
+import glob
+import hashlib
 import json
+import os
+import secrets
+import shutil
 import sys
 from pathlib import Path
 
-from beetles.core.errors import BeetlesError, DataError
+from beetles.core.errors import BeetlesError, DataError, WeightsError
 from beetles.core.frames import NETWORK
 from beetles.core.versions import stack_versions
 from beetles.registry import MODELS, load_model, model_info
@@ -36,27 +50,112 @@ SETTINGS_JSON = "settings.json"
 WEIGHT_FILES = tuple(dict.fromkeys(info.weights_file for info in MODELS.values()))
 #: The files whose presence means a folder already holds a model.
 MODEL_FILES = (*WEIGHT_FILES, SETTINGS_JSON)
+#: Every file a model folder may hold: what --force may replace.
+FOLDER_FILES = (*MODEL_FILES, "losses.csv", "fig_losses.png", "validation.csv", "validation.json",
+                "calibration.json")
 #: The settings.json layout; a later layout bumps it.
 SETTINGS_FORMAT = 1
+#: The hidden folders beside a model folder: a training in progress (or killed), an old folder being replaced.
+TRAINING_SUFFIX, REPLACED_SUFFIX = ".training-", ".replaced-"
 
 
-def check_out(out: Path, force: bool) -> None:
-    """Refuse an ``out`` that is a file, or that holds a model unless ``force``."""
+def staging_folder(out: Path) -> Path:
+    """A new hidden folder beside ``out`` that a training fills before :func:`publish`."""
+    out = Path(out)
+    folder = out.parent / f".{out.name}{TRAINING_SUFFIX}{os.getpid()}-{secrets.token_hex(3)}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def leftovers(out: Path, suffix: str = TRAINING_SUFFIX) -> list[Path]:
+    """The hidden folders beside ``out`` of trainings that did not finish
+    (``suffix``: :data:`TRAINING_SUFFIX`), or of a replacement that stopped
+    half-way (:data:`REPLACED_SUFFIX`)."""
+    out = Path(out)
+    if not out.parent.is_dir():
+        return []
+    return sorted(p for p in out.parent.glob(f".{glob.escape(out.name)}{suffix}*") if p.is_dir())
+
+
+def check_out(out: Path, force: bool, log=None) -> None:
+    """Refuse an ``out`` that is a file, that holds a model unless ``force``,
+    or that holds files no model folder has (never replaced); call it
+    holding ``out``'s lock: hidden folders of trainings killed earlier are
+    then removed (said to ``log``)."""
     if out.exists() and not out.is_dir():
         raise BeetlesError(f"{out}: exists and is not a folder")
-    present = [name for name in MODEL_FILES if (out / name).exists()]
+    for stale in leftovers(out):
+        shutil.rmtree(stale, ignore_errors=True)
+        if log is not None:
+            log(f"removed {stale.name}: the folder of an earlier training into {out} that did not finish")
+    if not out.is_dir():
+        return
+    names = sorted(p.name for p in out.iterdir())
+    foreign = [n for n in names if n not in FOLDER_FILES]
+    if foreign:
+        raise BeetlesError(f"{out}: holds files that are not a model folder's ({', '.join(foreign[:5])}"
+                           f"{', …' if len(foreign) > 5 else ''}); give a new or empty folder as --out")
+    present = [name for name in MODEL_FILES if name in names]
     if present and not force:
-        raise BeetlesError(f"{out}: already holds a model ({', '.join(present)}); use --force to replace it, "
+        what = "a model" if SETTINGS_JSON in present else "an incomplete model (no settings.json)"
+        raise BeetlesError(f"{out}: already holds {what} ({', '.join(present)}); use --force to replace it, "
                            "or choose another --out")
 
 
+def publish(staged: Path, out: Path) -> None:
+    """Put the finished folder ``staged`` in place of ``out`` in one step:
+    an atomic exchange where the system has one (Linux's ``renameat2``),
+    else ``out`` renamed aside, ``staged`` renamed to ``out`` (a reader in
+    between is told what happened, :func:`read_settings`); the old folder
+    is then removed."""
+    staged, out = Path(staged), Path(out)
+    if not out.exists():
+        os.rename(staged, out)
+        return
+    if _exchange(staged, out):
+        shutil.rmtree(staged, ignore_errors=True)  # now the old folder
+        return
+    aside = out.parent / f".{out.name}{REPLACED_SUFFIX}{secrets.token_hex(3)}"
+    os.rename(out, aside)
+    os.rename(staged, out)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically with ``renameat2(RENAME_EXCHANGE)``; ``False``
+    where the system or file system has no such call."""
+    try:
+        call = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if call(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
 def read_settings(folder) -> dict:
-    """``folder/settings.json``; a clear error when the folder is not a model folder."""
+    """``folder/settings.json``; a clear error when the folder is not a model
+    folder, or is one whose training did not finish."""
     folder = Path(folder)
     if not folder.is_dir():
+        replaced, training = leftovers(folder, REPLACED_SUFFIX), leftovers(folder)
+        if replaced:
+            raise DataError(f"{folder}: a training stopped while it replaced this model folder: the previous "
+                            f"model is in {replaced[0]}" + (f", the new one in {training[0]}" if training else ""))
+        if training:
+            raise DataError(f"{folder}: its training did not finish (incomplete: {training[0].name}); "
+                            f"train it again with 'beetles train … --out {folder}'")
         raise DataError(f"{folder}: model folder not found")
     path = folder / SETTINGS_JSON
     if not path.is_file():
+        weights = [name for name in WEIGHT_FILES if (folder / name).is_file()]
+        if weights:
+            raise DataError(f"{folder}: an incomplete model folder ({', '.join(weights)} but no {SETTINGS_JSON}: "
+                            f"its training stopped before it finished); train it again with --force")
         raise DataError(f"{folder}: not a model folder (no {SETTINGS_JSON}); train one with "
                         f"'beetles train --data DIR --out {folder}'")
     try:
@@ -80,7 +179,28 @@ def load_folder(folder):
         n_landmarks = int(settings["landmarks"])
     except (KeyError, TypeError, ValueError) as error:
         raise DataError(f"{folder / SETTINGS_JSON}: no usable 'model' and 'landmarks' ({error})") from None
+    check_weights(folder / info.weights_file, settings.get("weights_sha256"))
     return load_model(info, folder / info.weights_file, n_landmarks)
+
+
+def file_sha256(path) -> str:
+    """The SHA-256 of a file, in hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_weights(path: Path, expected: str | None) -> None:
+    """A :class:`WeightsError` naming ``path`` when its SHA-256 is not the
+    ``expected`` one ``settings.json`` recorded (``None``: a folder written
+    before checksums, not checked)."""
+    if expected is None or not path.is_file():
+        return  # load_model names a missing file
+    if file_sha256(path) != expected:
+        raise WeightsError(f"{path}: damaged or changed since training (its SHA-256 is not the one in "
+                           f"{SETTINGS_JSON}); train the model again, or restore the file")
 
 
 def folder_names(folder) -> list[str] | None:
@@ -103,13 +223,6 @@ def load_calibration(folder):
     return Calibration.read(path) if path.is_file() else None
 
 
-def remove_other_weights(out: Path, info) -> None:
-    """Remove a weight file of another kind of model from ``out`` (after ``--force``)."""
-    for name in WEIGHT_FILES:
-        if name != info.weights_file and (out / name).exists():
-            (out / name).unlink()
-
-
 def parent_record(parent) -> dict | None:
     """What ``settings.json`` says of the model folder a model was retrained
     from (``beetles train --from``; ``None``: trained from scratch)."""
@@ -128,14 +241,16 @@ def shared_scale(specimens) -> float | None:
     return scales.pop() if len(scales) == 1 and None not in scales else None
 
 
-def settings_record(run, part, model, training, held_out, seconds: float) -> dict:
+def settings_record(run, part, model, training, held_out, seconds: float, weights: Path) -> dict:
     """``settings.json``: ``run`` the :class:`beetles.tool.train.TrainSettings`,
     ``part`` the data, ``model`` the trained model, ``training`` and
-    ``held_out`` the specimens each side."""
+    ``held_out`` the specimens each side, ``weights`` the weight file written
+    (its SHA-256 is recorded)."""
     info = model.info
     return {
         "format": SETTINGS_FORMAT,
         "model": info.name,
+        "weights_sha256": file_sha256(weights),
         "landmarks": int(part.n_landmarks),
         "landmark_names": part.landmark_names,
         "scale": shared_scale(part.specimens),

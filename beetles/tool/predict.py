@@ -21,9 +21,17 @@ the model on batches of :data:`BATCH` photos and writes:
   radius, or spread for a model folder without a calibration, exceeds a
   threshold in photo pixels) and overlays (:mod:`beetles.tool.overlays`,
   circles of that radius).
+
+The files are never mixed: each is locked for the whole run (a second run
+writing one stops at once), all are written under temporary names and renamed
+into place together once all are written (a run that fails or is killed
+leaves the previous ones), none may be another, an input, or in the model
+folder (:func:`check_outputs`), and a photo whose name a TPS line cannot hold
+is skipped before it is placed (:func:`writable_photos`).
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,10 +41,12 @@ from tqdm import tqdm
 
 from beetles.core.errors import BeetlesError, DataError
 from beetles.core.frames import photo_frame
+from beetles.core.locks import held
 from beetles.core.specimen import Specimen
+from beetles.core.staging import StagedFiles, remove_leftovers
 from beetles.formats.landmark_csv import XY, write_landmark_values
 from beetles.formats.results import write_table
-from beetles.formats.tps import write_tps
+from beetles.formats.tps import shown_name, unwritable_name, write_tps
 from beetles.tool.inputs import expand_inputs, listed_metadata, photo_names
 from beetles.tool.modelfolder import load_calibration, load_folder, read_settings, settings_names
 from beetles.tool.overlays import write_overlay
@@ -98,27 +108,181 @@ class Placed:
 
 def predict(run: PredictSettings, log=print, warn=None) -> PredictResult:
     """Place the landmarks (see the module docstring); ``log`` and ``warn``
-    print what the user reads (``warn``: stderr)."""
+    print what the user reads (``warn``: stderr).  Every output file is
+    locked for the whole run (:func:`beetles.core.locks.held`: a second run
+    writing one of them stops at once, naming this one) and written under a
+    temporary name first, all renamed into place once all are written
+    (:class:`~beetles.core.staging.StagedFiles`): a run that fails or is
+    killed leaves the previous files as they were."""
     warn = warn or (lambda text: print(text, file=sys.stderr))
+    out, kind = check_options(run)
+    settings = read_settings(run.model_dir)
+    photos = expand_inputs(run.photos)
+    listed = listed_metadata(run.photos)
+    targets = output_files(run, out)
+    check_outputs(targets, run.photos, photos, run.model_dir)
+    check_overlays(run.overlays, photos, run.model_dir)
+    landmark_names = settings_names(settings)
+    with holding(targets):
+        writable, refused = writable_photos(photos, warn)
+        placed, skipped, calibration = place_with_folder(run.model_dir, writable, run.passes, run.progress, warn)
+        skipped = refused + skipped
+        if not placed:
+            raise DataError(f"none of the {len(photos)} photo(s) could be read"
+                            + (" or named in a TPS file" if refused else "") + "; nothing written")
+        result = PredictResult(len(placed), skipped)
+        if run.review_threshold is not None:
+            result.review = review_rows(photo_names([p.path for p in placed])[0], placed, run.review_threshold)
+        scale = default_scale(run, settings.get("scale"), listed, placed, log)
+        result.files = write_outputs(targets, kind, placed, listed, scale, landmark_names, result.review)
+        if run.review_threshold is not None:
+            tell_review(result.review, run.review_threshold, calibration is not None, targets[REVIEW], log)
+        if run.overlays is not None:
+            result.files += write_overlays(Path(run.overlays), placed, landmark_names, skipped, warn)
+    log(f"landmarks of {len(placed)} photo(s) written to {out}" + (f"; {len(skipped)} skipped" if skipped else ""))
+    return result
+
+
+def check_options(run: PredictSettings) -> tuple[Path, str]:
+    """``(out, format)`` of ``run`` (:func:`output_format`), after checking
+    its numbers (passes, review threshold, scale)."""
     if run.passes < 1:
         raise BeetlesError(f"--passes {run.passes}: give at least 1")
     if run.review_threshold is not None and run.review_threshold < 0:
         raise BeetlesError(f"--review-threshold {run.review_threshold:g}: give a number of pixels >= 0")
-    out = Path(run.out)
-    kind = output_format(out, run.format)
     if run.scale is not None and not run.scale > 0:
         raise BeetlesError(f"--scale {run.scale:g}: give the units per pixel, a number > 0")
-    if run.csv is not None and Path(run.csv).resolve() == out.resolve():
-        raise BeetlesError(f"--csv {run.csv}: is the --out file; give another name")
-    photos = expand_inputs(run.photos)
-    listed = listed_metadata(run.photos)
-    placed, skipped, calibration = place_with_folder(run.model_dir, photos, run.passes, run.progress, warn)
-    if not placed:
-        raise DataError(f"none of the {len(photos)} photo(s) could be read; nothing written")
-    settings = read_settings(run.model_dir)
-    landmark_names = settings_names(settings)
-    names, image_dir = photo_names([p.path for p in placed])
-    scale = default_scale(run, settings.get("scale"), listed, placed, log)
+    out = Path(run.out)
+    return out, output_format(out, run.format)
+
+
+#: The keys of :func:`output_files`, as messages name them.
+OUT, CSV, REVIEW = "--out", "--csv", "the review list"
+
+
+def output_files(run: PredictSettings, out: Path) -> dict[str, Path]:
+    """``{OUT: out, CSV: --csv, REVIEW: <out stem>_review.csv}``, the files
+    ``run`` writes (:data:`CSV` and :data:`REVIEW` only when asked for)."""
+    targets = {OUT: out}
+    if run.csv is not None:
+        targets[CSV] = Path(run.csv)
+    if run.review_threshold is not None:
+        targets[REVIEW] = out.with_name(f"{out.stem}_review.csv")
+    return targets
+
+
+def check_outputs(targets: dict[str, Path], inputs, photos, model_dir) -> None:
+    """A :class:`BeetlesError` naming the option when one of ``targets``
+    (:func:`output_files`) is another of them, one of the ``inputs`` (photos,
+    listing ``.tps`` files) or of the ``photos`` they stand for, inside the
+    model folder ``model_dir`` (its next training would refuse or replace
+    the file), a folder, or in a folder that is a file."""
+    given = {Path(p).resolve(): "one of the inputs" for p in inputs if Path(p).is_file()}
+    given.update({p.resolve(): "one of the photos to place" for p in photos})
+    model = Path(model_dir).resolve()
+    seen: dict[Path, str] = {}
+    for label, path in targets.items():
+        resolved = path.resolve()
+        again = "give another --out or --csv" if label == REVIEW else "give another name"
+        if resolved in seen:
+            problem = f"is the {seen[resolved]} file; {again}"
+        elif resolved in given:
+            problem = f"is {given[resolved]}; {again}"
+        elif resolved.is_relative_to(model):
+            problem = (f"is inside the model folder {model_dir} (its next training would refuse or replace it); "
+                       "write predictions elsewhere")
+        else:
+            problem = _not_a_file(resolved)
+        if problem:
+            raise BeetlesError(f"{label} {path}: {problem}")
+        seen[resolved] = label
+
+
+def _not_a_file(path: Path) -> str | None:
+    """What stops writing a file at ``path`` (resolved): it is a folder, or
+    the nearest existing folder above it is a file; ``None``: nothing."""
+    if path.is_dir():
+        return "is a folder; give a file name"
+    above = next((p for p in path.parents if p.exists()), None)
+    return f"{above} is not a folder" if above is not None and not above.is_dir() else None
+
+
+def check_overlays(folder, photos, model_dir) -> None:
+    """A :class:`BeetlesError` when the overlays ``folder`` (``None``: none)
+    is a file, holds one of the ``photos`` (an overlay would replace the
+    photo of its name) or is inside the model folder."""
+    if folder is None:
+        return
+    resolved = Path(folder).resolve()
+    if resolved.exists() and not resolved.is_dir():
+        raise BeetlesError(f"--overlays {folder}: is a file; give a folder")
+    if any(p.resolve().parent == resolved for p in photos):
+        raise BeetlesError(f"--overlays {folder}: holds photos to place, which their overlays would replace; "
+                           "give another folder")
+    if resolved.is_relative_to(Path(model_dir).resolve()):
+        raise BeetlesError(f"--overlays {folder}: is inside the model folder {model_dir}; give another folder")
+
+
+@contextlib.contextmanager
+def holding(targets: dict[str, Path]):
+    """Hold the lock of each of ``targets`` for the block (a
+    :class:`~beetles.core.locks.Busy` naming the other process when one
+    holds any), removing what runs killed earlier left beside them."""
+    with contextlib.ExitStack() as locks:
+        for path in targets.values():
+            locks.enter_context(held(path.resolve(), "writing predictions into it"))
+            remove_leftovers(path)
+        yield
+
+
+def writable_photos(photos, warn) -> tuple[list[Path], list]:
+    """``(kept, refused)``: the ``photos`` whose names the outputs can hold,
+    and ``(path, reason)`` of those they cannot
+    (:func:`beetles.formats.tps.unwritable_name`), each said to ``warn``."""
+    kept, refused = [], []
+    for path, name in zip(photos, photo_names(photos)[0], strict=True):
+        reason = unwritable_name(name)
+        if reason is None:
+            kept.append(path)
+        else:
+            refused.append((path, f"the name {reason}"))
+            warn(f"skipped {shown_name(name)}: the name {reason}")
+    return kept, refused
+
+
+def write_outputs(targets: dict[str, Path], kind: str, placed, listed: dict, scale, landmark_names, review) -> list:
+    """Write the files of ``targets`` (:func:`output_files`) for ``placed``
+    (``kind``: the format of :data:`OUT`; ``listed``, ``scale``: see
+    :func:`predict_specimens`; ``review``: :func:`review_rows`), each under a
+    temporary name, all renamed into place when all are written; returns
+    them, :data:`OUT` first."""
+    names, _ = photo_names([p.path for p in placed])
+    table = (names, [p.points for p in placed], [p.spread for p in placed], [p.radius for p in placed])
+    with StagedFiles() as staged:
+        if CSV in targets:
+            write_predictions_csv(staged.path(targets[CSV]), *table, landmark_names)
+        if REVIEW in targets:
+            write_table(staged.path(targets[REVIEW]), REVIEW_COLUMNS, review)
+        temporary = staged.path(targets[OUT])  # renamed last: the file readers take as the result
+        if kind == "csv":
+            write_predictions_csv(temporary, *table, landmark_names)
+        elif kind == "tps":
+            specimens, image_dir = predict_specimens(placed, listed, scale)
+            write_tps(temporary, specimens, image_dir=image_dir)
+        else:
+            from beetles.formats.pose import write_pose
+
+            write_pose(temporary, predict_specimens(placed, listed, scale)[0], kind, names=landmark_names)
+    return [targets[key] for key in (OUT, CSV, REVIEW) if key in targets]
+
+
+def predict_specimens(placed, listed: dict, scale) -> tuple[list[Specimen], Path | None]:
+    """``(specimens, image_dir)`` to write: a :class:`Specimen` per
+    :class:`Placed` (its photo resolved when two photos share a name, then
+    named from ``image_dir``, their common folder), with the ``ID=``,
+    ``COMMENT=`` and ``SCALE=`` of its record in ``listed`` (a listing
+    ``.tps``), else ``scale``."""
+    _, image_dir = photo_names([p.path for p in placed])
     specimens = []
     for p in placed:
         record = listed.get(p.path.resolve())
@@ -126,44 +290,34 @@ def predict(run: PredictSettings, log=print, warn=None) -> PredictResult:
                                   photo_frame(p.box.photo_width, p.box.photo_height),
                                   id=record.id if record else None, comment=record.comment if record else None,
                                   scale=record.scale if record and record.scale else scale))
-    result = PredictResult(len(placed), skipped, files=[])
-    if kind == "tps":
-        result.files.append(write_tps(out, specimens, image_dir=image_dir))
-    elif kind == "csv":
-        result.files.append(write_predictions_csv(out, names, [p.points for p in placed], [p.spread for p in placed],
-                                                  [p.radius for p in placed], landmark_names))
-    else:
-        from beetles.formats.pose import write_pose
+    return specimens, image_dir
 
-        result.files.append(write_pose(out, specimens, kind, names=landmark_names))
-    if run.csv is not None:
-        result.files.append(write_predictions_csv(run.csv, names, [p.points for p in placed],
-                                                  [p.spread for p in placed], [p.radius for p in placed],
-                                                  landmark_names))
-    if run.review_threshold is not None:
-        result.review = review_rows(names, placed, run.review_threshold)
-        path = out.with_name(f"{out.stem}_review.csv")
-        result.files.append(write_table(path, REVIEW_COLUMNS, result.review))
-        what = "90 % radius" if calibration is not None else "spread"
-        if result.review:
-            log(f"review: {len(result.review)} landmark(s) with a {what} over {run.review_threshold:g} px (in {path}):")
-            for name, k, x, y, s, r in result.review:
-                log(f"  {name} landmark {k}: x {x:.1f}, y {y:.1f} (y down), spread {s:.1f} px"
-                    + (f", radius90 {r:.1f} px" if np.isfinite(r) else ""))
-        else:
-            log(f"review: no landmark has a {what} over {run.review_threshold:g} px")
-    if run.overlays is not None:
-        used: set[str] = set()
-        for p in placed:
-            try:
-                circles = p.radius if np.isfinite(p.radius).any() else p.spread
-                result.files.append(write_overlay(Path(run.overlays), p.path, p.box, p.points, circles, used,
-                                                  landmark_names))
-            except _READ_ERRORS as error:
-                skipped.append((p.path, f"overlay not written: {error}"))
-                warn(f"overlay of {p.path} not written: {error}")
-    log(f"landmarks of {len(placed)} photo(s) written to {out}" + (f"; {len(skipped)} skipped" if skipped else ""))
-    return result
+
+def tell_review(review, threshold: float, calibrated: bool, path: Path, log) -> None:
+    """Say the ``review`` rows (:func:`review_rows`, written to ``path``) to
+    ``log``; ``calibrated``: whether they exceed the 90 % radius, else the spread."""
+    what = "90 % radius" if calibrated else "spread"
+    if not review:
+        log(f"review: no landmark has a {what} over {threshold:g} px")
+        return
+    log(f"review: {len(review)} landmark(s) with a {what} over {threshold:g} px (in {path}):")
+    for name, k, x, y, s, r in review:
+        log(f"  {name} landmark {k}: x {x:.1f}, y {y:.1f} (y down), spread {s:.1f} px"
+            + (f", radius90 {r:.1f} px" if np.isfinite(r) else ""))
+
+
+def write_overlays(folder: Path, placed, landmark_names, skipped: list, warn) -> list[Path]:
+    """Write each of ``placed``'s overlay into ``folder``; returns them. One
+    that cannot be written is added to ``skipped`` and said to ``warn``."""
+    used: set[str] = set()
+    files = []
+    for p in placed:
+        try:
+            files.append(write_overlay(folder, p.path, p.box, p.points, p.review_size, used, landmark_names))
+        except _READ_ERRORS as error:
+            skipped.append((p.path, f"overlay not written: {error}"))
+            warn(f"overlay of {p.path} not written: {error}")
+    return files
 
 
 def output_format(out: Path, given: str | None) -> str:

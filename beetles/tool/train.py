@@ -12,6 +12,7 @@ the options into a :class:`TrainSettings`.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from beetles.core.calibration import CALIBRATION_JSON
 from beetles.core.errors import BeetlesError
 from beetles.core.files import write_text
 from beetles.core.history import EpochLog, plot_losses, read_losses
+from beetles.core.locks import held
 from beetles.model import FINE_TUNE_SHARE, Inputs
 from beetles.registry import DEFAULT_MODEL, build_model, check_model, model_info
 from beetles.tool.inputs import DEFAULT_SEED, DEFAULT_VALIDATION, load_training_data, split_specimens
@@ -27,9 +29,10 @@ from beetles.tool.modelfolder import (
     SETTINGS_JSON,
     check_out,
     load_folder,
+    publish,
     read_settings,
-    remove_other_weights,
     settings_record,
+    staging_folder,
 )
 from beetles.tool.validate import summary_lines, validate, write_validation
 
@@ -103,14 +106,34 @@ def check_settings(run: TrainSettings):
 
 def train(run: TrainSettings, log=print) -> dict:
     """Train the model ``run`` asks for and write its model folder (see
-    :mod:`beetles.tool.modelfolder`).  Returns the validation summary
-    (``validation.json``) with ``settings`` added.  ``log`` prints the lines
-    a user reads."""
+    :mod:`beetles.tool.modelfolder`: filled beside ``out`` and put in place
+    whole at the end, under ``out``'s lock, so a second training into the
+    same folder is refused and a killed one leaves the old model).  Returns
+    the validation summary (``validation.json``) with ``settings`` added.
+    ``log`` prints the lines a user reads."""
     started = time.perf_counter()
     info, engine = check_settings(run)
     out = Path(run.out)
-    check_out(out, run.force)
-    part = load_training_data(run.data, run.landmarks, log=log, names=run.names, negatives=run.negatives)
+    with held(out, "training a model into it"):
+        check_out(out, run.force, log)
+        part = load_training_data(run.data, run.landmarks, log=log, names=run.names, negatives=run.negatives)
+        staged = staging_folder(out)
+        try:
+            summary, settings, calibration = _train_into(staged, run, info, engine, part, started, log)
+            publish(staged, out)
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+    for line in summary_lines(summary):
+        log(line)
+    log(f"model folder: {out} ({info.weights_file}, {SETTINGS_JSON}, losses.csv, fig_losses.png, validation.csv, "
+        f"validation.json{', ' + CALIBRATION_JSON if calibration is not None else ''})")
+    return {**summary, "settings": settings}
+
+
+def _train_into(folder: Path, run: TrainSettings, info, engine, part, started: float, log):
+    """Train on ``part`` and write every file of the model folder into
+    ``folder`` (``settings.json`` last): ``(summary, settings, calibration)``."""
     train_index, valid_index = split_specimens(len(part), run.validation, run.seed)
     training = [part[i] for i in train_index]
     held_out = [part[i] for i in valid_index]
@@ -118,39 +141,30 @@ def train(run: TrainSettings, log=print) -> dict:
         f"({len(training)} to train, {len(held_out)} held out for validation), engine {engine} on {run.device}")
     schedule = info.schedule(epochs=run.epochs, minutes=run.minutes, seed=run.seed)
     model = build_model(info, part.n_landmarks, schedule, engine=engine, device=run.device)
-    parent = None
     if run.parent is not None:
-        parent = load_folder(run.parent)
         share = FINE_TUNE_SHARE if run.epochs is None and run.minutes is None else 1.0
-        model.start_from(parent, share)
+        model.start_from(load_folder(run.parent), share)
         log(f"starting from {run.parent} (its weights" + (f"; {share:.0%} of the default budget)" if share < 1 else ")"))
     model.check_specimens(training + held_out)
-    out.mkdir(parents=True, exist_ok=True)
     train_inputs = model.prepare(training, augment=True, letterbox=True, progress=run.progress,
                                  desc="training photos")
     valid_inputs = model.prepare(held_out, letterbox=True, progress=run.progress,
                                  desc="validation photos") if held_out else Inputs.empty()
-    epoch_log = EpochLog(out / "losses.csv", total=model.planned_epochs(model.schedule, train_inputs), desc="epochs",
-                         progress=run.progress)
+    epoch_log = EpochLog(folder / "losses.csv", total=model.planned_epochs(model.schedule, train_inputs),
+                         desc="epochs", progress=run.progress)
     try:
         model.fit(train_inputs, valid_inputs, listeners=[epoch_log])
     finally:
         epoch_log.close()
-    model.save(out / info.weights_file)
-    remove_other_weights(out, info)  # --force: a model of the other kind must not stay behind
+    weights = folder / info.weights_file
+    model.save(weights)
     title = f"model {info.name}: loss per epoch" + (f" ({', then '.join(info.stages)})" if len(info.stages) > 1
                                                       else "")
-    plot_losses(read_losses(out / "losses.csv"), out / "fig_losses.png", title)
+    plot_losses(read_losses(folder / "losses.csv"), folder / "fig_losses.png", title)
     summary, calibration = validate(model, training, held_out)
-    write_validation(out, summary)
+    write_validation(folder, summary)
     if calibration is not None:
-        calibration.write(out / CALIBRATION_JSON)
-    elif (out / CALIBRATION_JSON).exists():  # --force: the old model's radius must not stay behind
-        (out / CALIBRATION_JSON).unlink()
-    settings = settings_record(run, part, model, training, held_out, time.perf_counter() - started)
-    write_text(out / SETTINGS_JSON, json.dumps(settings, indent=2, ensure_ascii=False) + "\n")
-    for line in summary_lines(summary):
-        log(line)
-    log(f"model folder: {out} ({info.weights_file}, {SETTINGS_JSON}, losses.csv, fig_losses.png, validation.csv, "
-        f"validation.json{', ' + CALIBRATION_JSON if calibration is not None else ''})")
-    return {**summary, "settings": settings}
+        calibration.write(folder / CALIBRATION_JSON)
+    settings = settings_record(run, part, model, training, held_out, time.perf_counter() - started, weights)
+    write_text(folder / SETTINGS_JSON, json.dumps(settings, indent=2, ensure_ascii=False) + "\n")
+    return summary, settings, calibration

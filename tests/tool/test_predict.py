@@ -15,6 +15,7 @@ from beetles.formats.landmark_csv import read_long_csv
 from beetles.formats.tps import read_tps_records
 from beetles.registry import build_model, model_info
 from beetles.tool.inputs import expand_inputs
+from beetles.tool.modelfolder import file_sha256
 from tests.tool.discs import LANDMARKS, new_photos, read_csv
 
 
@@ -127,6 +128,7 @@ def test_weights_that_do_not_fit_the_settings(trained, tmp_path, capsys):
     torch.save(state, copy / "model.pt")
     settings = json.loads((copy / "settings.json").read_text())
     settings["landmarks"] = LANDMARKS + 1
+    settings["weights_sha256"] = file_sha256(copy / "model.pt")  # relabelled on purpose, checksum and all
     (copy / "settings.json").write_text(json.dumps(settings))
     assert main(["predict", str(copy), str(tmp_path / "x.png"), "--out", str(tmp_path / "p.tps")]) == 2
     err = capsys.readouterr().err
