@@ -71,6 +71,6 @@ setup(
     extras_require={"torch": [TORCH], "formats": [SLEAP_IO],
                     "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "httpx2==2.16.2", "selenium==4.51.0", TORCH,
                              SLEAP_IO, "py-tps==0.1.7", "ktch==0.8.1", "pyarrow==17.0.0", "hypothesis==6.170.17"]},
-    entry_points={"console_scripts": ["beetles = beetles.cli:main"]},
+    entry_points={"console_scripts": ["beetles = beetles.cli:run"]},
     license="GPL-3.0-or-later",
 )

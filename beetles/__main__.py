@@ -1,4 +1,4 @@
 """``python -m beetles``: the same command line as the ``beetles`` script."""
-from beetles.cli import main
+from beetles.cli import run
 
-raise SystemExit(main())
+run()

@@ -142,6 +142,10 @@ class LandmarkModel(ABC):
     #: The engine and device that compute it (:meth:`record`).
     engine_name = "torch"
     device_name = "cpu"
+    #: Whether :meth:`fit` takes ``checkpoint=`` (a
+    #: :class:`beetles.paper.checkpoint.Checkpointing`): resumes and writes
+    #: checkpoints inside a round (the paper's models).
+    checkpoints = False
 
     def __init__(self, info, n_landmarks: int):
         self.info = info

@@ -8,6 +8,7 @@ finished rounds), then gathers the paper's tables and figures into --out
 (default results/all_tables/) with the file names of `beetles tables`.
 """
 from beetles.cli.experiments import all_tables_main
+from beetles.cli.options import leave
 
 if __name__ == "__main__":
-    raise SystemExit(all_tables_main())
+    leave(all_tables_main())

@@ -5,6 +5,7 @@
 Writes results/elytra_scratch/ (see beetles/studies/outputs.py for the files).
 """
 from beetles.cli.experiments import scratch_main
+from beetles.cli.options import leave
 
 if __name__ == "__main__":
-    raise SystemExit(scratch_main("elytra"))
+    leave(scratch_main("elytra"))

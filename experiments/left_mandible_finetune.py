@@ -5,6 +5,7 @@
 Run experiments/pretrain_pooled.py first. Writes results/left_mandible_finetune/.
 """
 from beetles.cli.experiments import finetune_main
+from beetles.cli.options import leave
 
 if __name__ == "__main__":
-    raise SystemExit(finetune_main("left_mandible"))
+    leave(finetune_main("left_mandible"))

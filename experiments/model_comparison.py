@@ -8,6 +8,7 @@ ratio_to_trivial,...), comparison.png, and one experiment folder per part
 and model (see beetles/studies/comparison.py).
 """
 from beetles.cli.experiments import comparison_main
+from beetles.cli.options import leave
 
 if __name__ == "__main__":
-    raise SystemExit(comparison_main())
+    leave(comparison_main())

@@ -9,6 +9,7 @@ validation loss per epoch), and models.csv (model,train_loss,valid_loss,
 mean_distance,trivial_distance).
 """
 from beetles.cli.experiments import model_selection_main
+from beetles.cli.options import leave
 
 if __name__ == "__main__":
-    raise SystemExit(model_selection_main())
+    leave(model_selection_main())

@@ -5,6 +5,7 @@
 The same as ``beetles tables --out DIR``.
 """
 from beetles.cli.experiments import paper_tables_main
+from beetles.cli.options import leave
 
 if __name__ == "__main__":
-    raise SystemExit(paper_tables_main())
+    leave(paper_tables_main())

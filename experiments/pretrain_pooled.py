@@ -6,6 +6,7 @@
 Writes results/pretrain_pooled/pretrained.pkl (the whole pickled net).
 """
 from beetles.cli.experiments import pretrain_main
+from beetles.cli.options import leave
 
 if __name__ == "__main__":
-    raise SystemExit(pretrain_main())
+    leave(pretrain_main())

@@ -5,6 +5,7 @@
 Writes results/pronotum_scratch/ (see beetles/studies/outputs.py for the files).
 """
 from beetles.cli.experiments import scratch_main
+from beetles.cli.options import leave
 
 if __name__ == "__main__":
-    raise SystemExit(scratch_main("pronotum"))
+    leave(scratch_main("pronotum"))

@@ -5,6 +5,7 @@
 Writes results/right_mandible_scratch/ (see beetles/studies/outputs.py for the files).
 """
 from beetles.cli.experiments import scratch_main
+from beetles.cli.options import leave
 
 if __name__ == "__main__":
-    raise SystemExit(scratch_main("right_mandible"))
+    leave(scratch_main("right_mandible"))

@@ -27,7 +27,14 @@ sys.excepthook = _interrupted_hook
 import argparse  # noqa: E402  (after the hook: Ctrl-C from here on is one line)
 from pathlib import Path  # noqa: E402
 
-from beetles.cli.options import add_engine_options, exit_status, optional_path, positive_int, size_option  # noqa: E402
+from beetles.cli.options import (  # noqa: E402
+    add_engine_options,
+    exit_status,
+    leave,
+    optional_path,
+    positive_int,
+    size_option,
+)
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -41,10 +48,25 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_tables(args: argparse.Namespace) -> int:
+    from beetles.core.errors import BeetlesError
     from beetles.studies.tables import write_paper_tables
 
-    written = write_paper_tables(Path(args.out), args.reference)
-    for path in written:
+    if args.out is None and args.paper_values is None:
+        raise BeetlesError("give --out DIR (the tables), --paper-values OUT.csv (the verdict), or both")
+    if args.runs and args.paper_values is None:
+        raise BeetlesError("--runs needs --paper-values OUT.csv")
+    if args.runs and args.out is not None:
+        raise BeetlesError("--out writes the published landmarks' tables, --runs compares runs: give one of them")
+    if args.out is not None:
+        written = write_paper_tables(Path(args.out), args.reference)
+        for path in written:
+            print(path)
+    if args.paper_values is not None:
+        from beetles.studies.paper_values import paper_values, summary
+
+        rows, path = paper_values(Path(args.paper_values), runs=args.runs and [Path(r) for r in args.runs],
+                                  reference=args.reference, tables=args.out)
+        print(summary(rows, from_runs=bool(args.runs)))
         print(path)
     return 0
 
@@ -240,14 +262,34 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Read the landmarks the authors published (manual, from-scratch "
             "and fine-tuned predictions) and write the paper's Tables 2, 3, 4, "
-            "6, 8, 10, 11, 12 as CSV files and Figs. 12 and 15 as PNG files."
+            "6, 8, 10, 11, 12 as CSV files and Figs. 12 and 15 as PNG files. "
+            "With --paper-values, set every number the paper prints beside ours "
+            "(from the published landmarks, or from experiment runs with --runs), "
+            "write them side by side and print a verdict."
         ),
     )
-    tables.add_argument("--out", required=True, help="output folder (created if missing)")
+    tables.add_argument("--out", default=None,
+                        help="output folder (created if missing); needed unless --paper-values is given")
     tables.add_argument(
         "--reference",
         default=None,
         help="folder of the published landmarks (default: the copy installed with beetles)",
+    )
+    tables.add_argument(
+        "--paper-values",
+        default=None,
+        metavar="OUT.csv",
+        help="write table,file,column,landmark_or_round,ours,printed,difference,agreement for every "
+             "number the paper prints, and print a summary per table",
+    )
+    tables.add_argument(
+        "--runs",
+        nargs="+",
+        default=None,
+        metavar="DIR",
+        help="with --paper-values: compare these folders instead of the published landmarks: an "
+             "experiment's output folder (results/pronotum_scratch), a folder of them (results), "
+             "or a folder of tables (results/all_tables)",
     )
     tables.set_defaults(func=_cmd_tables)
 
@@ -518,5 +560,11 @@ def main(argv: list[str] | None = None) -> int:
     return exit_status(f"beetles {args.command}", lambda: args.func(args))
 
 
+def run() -> None:
+    """The ``beetles`` command (and ``python -m beetles``): :func:`main` on
+    this process's arguments, its status the process's (:func:`leave`)."""
+    leave(main())
+
+
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    run()

@@ -22,6 +22,7 @@ from beetles.cli.options import (
     positive_int,
     rounds_option,
 )
+from beetles.paper.checkpoint import DEFAULT_MINUTES
 
 
 def experiment_parser(name: str, description: str, default_epochs: int = 6) -> argparse.ArgumentParser:
@@ -53,7 +54,33 @@ def add_experiment_options(parser, default_out: str, default_epochs: int = 6) ->
                         help="also save each round's whole net: net.pkl, a pickled NeuralNet (model 3: about "
                         "0.7 GB per round), or net.pt with --engine torch")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_checkpoint_option(parser)
     add_engine_options(parser)
+
+
+def add_checkpoint_option(parser) -> None:
+    """``--checkpoint-every``: how often a long round (or the pre-training) checkpoints."""
+    parser.add_argument("--checkpoint-every", type=checkpoint_option, default=(None, DEFAULT_MINUTES),
+                        metavar="N|Mmin",
+                        help=f"models 1-3: write a checkpoint every N epochs, or every M minutes (e.g. 10min), and "
+                        f"resume a killed round from it (default: {DEFAULT_MINUTES:g}min; 0: only at a round's end)")
+
+
+def checkpoint_option(text: str) -> tuple[int | None, float | None]:
+    """argparse type of ``--checkpoint-every``: ``(every_epochs, every_minutes)``."""
+    text = text.strip().lower()
+    try:
+        if text.endswith(("min", "m")):
+            minutes = float(text.rstrip("min"))
+            if minutes <= 0:
+                raise ValueError
+            return None, minutes
+        epochs = int(text)
+        if epochs < 0:
+            raise ValueError
+        return (epochs or None), None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of epochs (50) or of minutes (10min)") from None
 
 
 def experiment_options(args: argparse.Namespace):
@@ -64,6 +91,7 @@ def experiment_options(args: argparse.Namespace):
         out=Path(args.out), data=optional_path(args.data), epochs=args.epochs, rounds=args.rounds,
         specimens=args.specimens, model=args.model, minutes=args.minutes, paper=args.paper,
         save_net=args.save_net, progress=not args.quiet, engine=args.engine, device=args.device,
+        checkpoint_epochs=args.checkpoint_every[0], checkpoint_minutes=args.checkpoint_every[1],
     )
 
 
@@ -130,6 +158,7 @@ def pretrain_main(argv=None) -> int:
     parser.add_argument("--out", default=DEFAULT_PRETRAIN_OUT, help="output folder (default: %(default)s)")
     parser.add_argument("--paper", action="store_true", help="the paper's settings: all specimens, 10000 epochs")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_checkpoint_option(parser)
     add_engine_options(parser)
     args = parser.parse_args(argv)
 
@@ -139,10 +168,11 @@ def pretrain_main(argv=None) -> int:
         run_pretraining(PretrainOptions(
             out=Path(args.out), data=optional_path(args.data), epochs=args.epochs, specimens=args.specimens,
             paper=args.paper, progress=not args.quiet, engine=args.engine, device=args.device,
+            checkpoint_epochs=args.checkpoint_every[0], checkpoint_minutes=args.checkpoint_every[1],
         ), log=_print)
         return 0
 
-    return exit_status("pretrain_pooled", body, "interrupted; rerun to start the pre-training again")
+    return exit_status("pretrain_pooled", body, "interrupted; rerun to resume the pre-training from its checkpoint")
 
 
 def model_selection_main(argv=None) -> int:

@@ -8,6 +8,7 @@ values with argparse's own error; :func:`add_engine_options` defines
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +32,18 @@ def exit_status(prog: str, body, interrupted: str = "interrupted") -> int:
     except KeyboardInterrupt:
         print(f"{prog}: {interrupted}", file=sys.stderr)
         return 130
+
+
+def leave(status: int):
+    """End the process with ``status``.  130 (Ctrl-C) is left by
+    ``os._exit`` once the output is flushed: when a ``KeyboardInterrupt``
+    passed through code Python ran for an import, Python would otherwise end
+    by killing itself with SIGINT, whatever status the program returned."""
+    if status == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    raise SystemExit(status)
 
 
 def optional_path(text) -> Path | None:

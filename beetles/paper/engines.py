@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from beetles.core.errors import BeetlesError
+from beetles.core.errors import BeetlesError, DataError
 from beetles.core.versions import package_version
 from beetles.model import ENGINES
 from beetles.paper import settings as paper
@@ -111,6 +111,31 @@ class TheanoEngine(_Engine):
 
         return save_net(net, path)
 
+    def checkpoint(self, net) -> tuple[dict, dict]:
+        """``(arrays, meta)``: every shared variable the training function
+        reads and updates (weights, momentum buffers, learning rate and
+        momentum, the dropout streams' states), in its order, and nolearn's
+        history."""
+        from beetles.paper.checkpoint import plain
+
+        net.initialize()
+        arrays = {f"shared/{k:03d}": np.asarray(v.get_value()) for k, v in enumerate(net.train_iter_.get_shared())}
+        return arrays, {"engine": self.name, "history": plain(net.train_history_)}
+
+    def restore(self, net, arrays: dict, meta: dict) -> None:
+        """Put a :meth:`checkpoint` back into a net built the same way."""
+        net.initialize()
+        shared = net.train_iter_.get_shared()
+        if len(shared) != len(arrays):
+            raise DataError(f"the checkpoint holds {len(arrays)} variables, the net {len(shared)}: not this net's")
+        for k, variable in enumerate(shared):
+            value = arrays[f"shared/{k:03d}"]
+            if np.shape(value) != np.shape(variable.get_value()):
+                raise DataError(f"checkpoint variable {k}: shape {np.shape(value)}, the net's "
+                                f"{np.shape(variable.get_value())}")
+            variable.set_value(value)
+        net.train_history_[:] = meta["history"]
+
 
 class TorchEngine(_Engine):
     """The same networks and training in PyTorch (:mod:`beetles.paper.torch_training`)."""
@@ -168,6 +193,37 @@ class TorchEngine(_Engine):
         from beetles.core.torchutil import save_state
 
         return save_state(net.state(), path)
+
+    def checkpoint(self, net) -> tuple[dict, dict]:
+        """``(arrays, meta)``: the weights and momentum buffers (Lasagne's
+        layout), the random generators' states (CPU, and the device's), and
+        the learning rate, momentum, planned epochs and history."""
+        import torch
+
+        state = net.state()
+        arrays = {**{f"params/{k}": v for k, v in state["params"].items()},
+                  **{f"velocities/{k}": v for k, v in state["velocities"].items()},
+                  "rng/cpu": torch.get_rng_state().numpy()}
+        if net.device.type == "cuda":
+            arrays["rng/cuda"] = torch.cuda.get_rng_state(net.device).numpy()
+        meta = {key: state[key] for key in ("learning_rate", "momentum", "max_epochs", "train_history")}
+        return arrays, {"engine": self.name, **meta}
+
+    def restore(self, net, arrays: dict, meta: dict) -> None:
+        """Put a :meth:`checkpoint` back into a net built the same way."""
+        import torch
+
+        from beetles.paper.torch_layers import set_torch_params
+
+        set_torch_params(net.module, {k[len("params/"):]: v for k, v in arrays.items() if k.startswith("params/")})
+        net.set_velocities({k[len("velocities/"):]: v for k, v in arrays.items() if k.startswith("velocities/")})
+        net.update_learning_rate.set_value(meta["learning_rate"])
+        net.update_momentum.set_value(meta["momentum"])
+        net.max_epochs = int(meta["max_epochs"])
+        net.train_history_ = [dict(row) for row in meta["train_history"]]
+        torch.set_rng_state(torch.from_numpy(arrays["rng/cpu"]))
+        if "rng/cuda" in arrays and net.device.type == "cuda":
+            torch.cuda.set_rng_state(torch.from_numpy(arrays["rng/cuda"]), net.device)
 
 
 def make_engine(name: str = "theano", device: str = "cpu"):

@@ -23,6 +23,7 @@ import numpy as np
 
 from beetles.core.errors import BeetlesError, DataError, WeightsError
 from beetles.core.frames import denormalise
+from beetles.core.history import Epoch
 from beetles.core.letterbox import check_aspect, letterbox_rgb
 from beetles.model import Decoded, Inputs, LandmarkModel, Prediction, resolve_engine
 from beetles.paper.engines import make_engine
@@ -123,17 +124,47 @@ class PaperModel(LandmarkModel):
         return Inputs(gray_input(np.stack([d.network for d in decoded])), None, np.arange(len(decoded)))
 
     # -- training and prediction ----------------------------------------------
-    def fit(self, train, valid=None, listeners=()) -> "PaperModel":
+    #: Rounds of these models checkpoint as they train (:mod:`beetles.paper.checkpoint`).
+    checkpoints = True
+
+    def fit(self, train, valid=None, listeners=(), checkpoint=None) -> "PaperModel":
+        """Train (see :meth:`LandmarkModel.fit`); with ``checkpoint`` (a
+        :class:`~beetles.paper.checkpoint.Checkpointing`), resume from its
+        checkpoint when there is one (the earlier epochs go to ``listeners``
+        first) and write one as it says."""
         self.report.listeners = [self.history.append, *listeners]
         self._module = None
         if valid is not None and not len(valid):
             valid = Inputs(train.x[:0], train.targets[:0], valid.source)
+        if checkpoint is not None:
+            self._resume(checkpoint, listeners)
+            self.report.listeners.append(self._checkpointer(checkpoint))
+        remaining = self.net.max_epochs - len(self.history)
         try:
-            fit(self.net, train.x, train.targets, seed=self.schedule.seed,
-                valid=None if valid is None else (valid.x, valid.targets))
+            if remaining > 0 or not self.history:
+                fit(self.net, train.x, train.targets, seed=self.schedule.seed, epochs=remaining if self.history else None,
+                    valid=None if valid is None else (valid.x, valid.targets))
         finally:
             self.report.listeners = []  # a pickled net carries no listeners
         return self
+
+    def _resume(self, checkpoint, listeners) -> None:
+        saved = checkpoint.read()
+        if saved is None:
+            return
+        arrays, meta = saved
+        self.engine.restore(self.net, arrays, meta)
+        self.history[:] = [Epoch(int(row[0]), *map(float, row[1:])) for row in meta["epochs"]]
+        for epoch in self.history:
+            for listener in listeners:
+                listener(epoch)
+
+    def _checkpointer(self, checkpoint):
+        def save(epoch) -> None:
+            if checkpoint.due(epoch.number, epoch.number >= self.net.max_epochs):
+                arrays, meta = self.engine.checkpoint(self.net)
+                checkpoint.write(arrays, {**meta, "epochs": [e.row() for e in self.history]})
+        return save
 
     @property
     def uses_dropout(self) -> bool:

@@ -11,7 +11,9 @@ or a crash): :func:`beetles.studies.experiment.run`.
 A round's files: ``losses.csv`` (every epoch), ``predictions.csv`` (held-out
 specimens, ``image,landmark,x_manual,y_manual,x_pred,y_pred``, 256×192, y
 down), ``spread.csv`` (models that measure a spread), ``params.npz`` (the
-weights), ``net.pkl`` / ``net.pt`` (with ``save_net``), ``round.json``.
+weights), ``net.pkl`` / ``net.pt`` (with ``save_net``), ``round.json``; while
+it trains, ``checkpoint.npz`` (:mod:`beetles.paper.checkpoint`: a killed
+round resumes from its last checkpoint, to the same weights).
 
 Training runs on an engine: for models 1-3 ``theano``, the paper's stack and
 the default, or ``torch``, the same networks in PyTorch on the CPU or a CUDA
@@ -36,6 +38,7 @@ from beetles.core.specimen import PartData
 from beetles.formats.landmark_csv import write_landmark_values
 from beetles.formats.published import write_paired_csv
 from beetles.model import Schedule
+from beetles.paper.checkpoint import CHECKPOINT_FILE, DEFAULT_MINUTES, Checkpointing
 from beetles.paper.settings import part_rounds
 from beetles.paper.weights import save_params
 from beetles.registry import build_model, check_model, model_info
@@ -71,7 +74,10 @@ class Experiment:
     ``"cuda"``) choose what trains.  For fine-tuning, ``weights`` names
     pre-trained weights (a pickled net, ``.pt`` or ``.npz``) loaded into
     every layer but the output, which starts new, and ``freeze`` freezes
-    that many layers after the input.
+    that many layers after the input.  Rounds of models that can checkpoint
+    write ``checkpoint.npz`` every ``checkpoint_epochs`` epochs or
+    ``checkpoint_minutes`` minutes (:mod:`beetles.paper.checkpoint`; both
+    ``None``: only after the last epoch) and resume from it.
     """
 
     name: str
@@ -86,6 +92,8 @@ class Experiment:
     freeze: int = 0
     engine: str | None = None
     device: str = "cpu"
+    checkpoint_epochs: int | None = None
+    checkpoint_minutes: float | None = DEFAULT_MINUTES
 
     @property
     def info(self):
@@ -197,8 +205,9 @@ def train_round(experiment: Experiment, round_: Round) -> RoundRecord:
     log = EpochLog(folder / "losses.csv", total=model.planned_epochs(schedule, train),
                    desc=f"round {round_.number} epochs",
                    progress=experiment.progress)
+    checkpoint = round_checkpoint(experiment, round_) if model.checkpoints else None
     try:
-        model.fit(train, listeners=[log])
+        model.fit(train, listeners=[log], **({"checkpoint": checkpoint} if checkpoint else {}))
     finally:
         log.close()
     tested = np.asarray(round_.test)[test.source]
@@ -219,4 +228,15 @@ def train_round(experiment: Experiment, round_: Round) -> RoundRecord:
         train_loss=float(last.train_loss), valid_loss=float(last.valid_loss), seconds=time.perf_counter() - started,
     )
     write_text(folder / "round.json", json.dumps(asdict(record), indent=2))
+    if checkpoint is not None:
+        checkpoint.remove()  # the round's files hold what it held
     return record
+
+
+def round_checkpoint(experiment: Experiment, round_: Round) -> Checkpointing:
+    """The round's :class:`~beetles.paper.checkpoint.Checkpointing`: in its
+    folder, valid for the same settings and test specimens."""
+    test = [experiment.data[i].name for i in round_.test]
+    key = hashlib.sha1(json.dumps([experiment.key(), test]).encode()).hexdigest()[:12]
+    return Checkpointing(round_dir(experiment, round_) / CHECKPOINT_FILE, key, experiment.checkpoint_epochs,
+                         experiment.checkpoint_minutes)

@@ -16,6 +16,7 @@ from tqdm import tqdm
 from beetles.core.errors import BeetlesError, DataError
 from beetles.core.specimen import PartData
 from beetles.model import Schedule
+from beetles.paper.checkpoint import DEFAULT_MINUTES
 from beetles.paper.engines import make_engine
 from beetles.registry import DEFAULT_PAPER_MODEL, check_model, model_info
 from beetles.studies.crossval import DEFAULT_BUDGET, Budget, Experiment, finished_round, train_round
@@ -97,7 +98,9 @@ class ExperimentOptions:
     ``epochs``, ``rounds`` (1-based), ``specimens``, ``minutes``: ``None``
     for the script's default :class:`~beetles.studies.crossval.Budget`;
     ``paper``: exactly the paper's settings (all rounds and specimens, the
-    paper's epochs); ``model``: a registered model's name."""
+    paper's epochs); ``model``: a registered model's name;
+    ``checkpoint_epochs`` / ``checkpoint_minutes``: how often a round
+    checkpoints (:mod:`beetles.paper.checkpoint`)."""
 
     out: Path
     data: Path | None = None
@@ -111,6 +114,8 @@ class ExperimentOptions:
     progress: bool = True
     engine: str | None = None
     device: str = "cpu"
+    checkpoint_epochs: int | None = None
+    checkpoint_minutes: float | None = DEFAULT_MINUTES
 
 
 def experiment_from_options(options: ExperimentOptions, name: str, part_name: str, paper_epochs: int,
@@ -136,5 +141,6 @@ def experiment_from_options(options: ExperimentOptions, name: str, part_name: st
         name=name, data=data, out=Path(options.out), schedule=info.schedule(epochs=epochs, minutes=options.minutes),
         rounds=rounds, save_net=options.save_net, progress=options.progress,
         notes={"paper_settings": bool(options.paper), "synthetic_data": options.data is None},
-        engine=options.engine, device=options.device,
+        engine=options.engine, device=options.device, checkpoint_epochs=options.checkpoint_epochs,
+        checkpoint_minutes=options.checkpoint_minutes,
     )

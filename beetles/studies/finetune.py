@@ -12,6 +12,7 @@ rounds with the published fixed learning rate 0.01 and momentum 0.9.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from beetles.core.versions import stack_versions
 from beetles.formats.results import landmark_table
 from beetles.model import Schedule
 from beetles.paper import settings as paper
+from beetles.paper.checkpoint import CHECKPOINT_FILE, DEFAULT_MINUTES, Checkpointing
 from beetles.paper.engines import make_engine
 from beetles.paper.settings import part_rounds
 from beetles.paper.weights import save_params
@@ -85,12 +87,14 @@ def pooled_specimens(parts: dict[str, PartData]) -> list:
 
 
 def pretrain(parts: dict[str, PartData], out, schedule: Schedule, progress: bool = True,
-             engine: str | None = None, device: str = "cpu") -> dict:
+             engine: str | None = None, device: str = "cpu", checkpoint=(None, DEFAULT_MINUTES)) -> dict:
     """Pre-train model 3 on the pooled parts and write ``out/pretrained.pkl``
     (the whole pickled net; ``pretrained.pt`` with the torch engine),
     ``params.npz``, ``losses.csv``, ``fig_losses.png`` and ``pretrain.json``
     (the returned record).  A finished pre-training with the same schedule,
-    data and engine is not redone."""
+    data and engine is not redone; an unfinished one resumes from
+    ``out/checkpoint.npz``, written every ``checkpoint`` = ``(epochs,
+    minutes)`` (:mod:`beetles.paper.checkpoint`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     info = model_info(schedule.model)  # model 3
@@ -111,8 +115,9 @@ def pretrain(parts: dict[str, PartData], out, schedule: Schedule, progress: bool
     inputs = model.prepare(specimens, augment=True, progress=progress, desc="pooled images")
     log = EpochLog(out / "losses.csv", total=model.planned_epochs(schedule), desc="pre-training epochs",
                    progress=progress)
+    saving = Checkpointing(out / CHECKPOINT_FILE, hashlib.sha1(json.dumps(key).encode()).hexdigest()[:12], *checkpoint)
     try:
-        model.fit(inputs, listeners=[log])
+        model.fit(inputs, listeners=[log], checkpoint=saving)
     finally:
         log.close()
     save_params(model.params(), out / "params.npz")
@@ -134,6 +139,7 @@ def pretrain(parts: dict[str, PartData], out, schedule: Schedule, progress: bool
         "pretrained": str(whole),
     }
     write_text(record_path, json.dumps(record, indent=2))
+    saving.remove()  # the pre-training's files hold what it held
     return record
 
 
@@ -178,6 +184,8 @@ class PretrainOptions:
     progress: bool = True
     engine: str | None = None
     device: str = "cpu"
+    checkpoint_epochs: int | None = None
+    checkpoint_minutes: float | None = DEFAULT_MINUTES
 
 
 def run_pretraining(options: PretrainOptions, log=print) -> dict:
@@ -193,7 +201,7 @@ def run_pretraining(options: PretrainOptions, log=print) -> dict:
     log(f"pretrain_pooled: engine {engine.describe()}, model 3, 8 landmarks, {epochs} epochs, parts "
         + ", ".join(f"{n} ({len(p)} specimens)" for n, p in parts.items()))
     record = pretrain(parts, options.out, schedule, progress=options.progress, engine=options.engine,
-                      device=options.device)
+                      device=options.device, checkpoint=(options.checkpoint_epochs, options.checkpoint_minutes))
     log(f"pretrain_pooled: {record['train_samples']} training samples, final train loss "
         f"{record['train_loss']:.5f}, valid loss {record['valid_loss']:.5f}; wrote {record['pretrained']}")
     return record
