@@ -55,7 +55,19 @@ def add_experiment_options(parser, default_out: str, default_epochs: int = 6) ->
                         "0.7 GB per round), or net.pt with --engine torch")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_checkpoint_option(parser)
+    add_parallel_options(parser)
     add_engine_options(parser)
+
+
+def add_parallel_options(parser) -> None:
+    """``--workers`` and ``--ray``: rounds at once (:mod:`beetles.studies.parallel`)."""
+    parser.add_argument("--workers", type=positive_int, default=1,
+                        help="train this many rounds at once, each in a process with its share of the cores "
+                        "(with --device cuda: the GPUs in turn, several rounds per GPU when there are more "
+                        "workers than GPUs); the results are a serial run's (default 1)")
+    parser.add_argument("--ray", default=None, metavar="auto|ADDRESS",
+                        help="train every round as a task of a Ray cluster (auto: the running one; one GPU per "
+                        "round with --device cuda); the workers need the photos; pip install 'beetles[ray]'")
 
 
 def add_checkpoint_option(parser) -> None:
@@ -92,6 +104,7 @@ def experiment_options(args: argparse.Namespace):
         specimens=args.specimens, model=args.model, minutes=args.minutes, paper=args.paper,
         save_net=args.save_net, progress=not args.quiet, engine=args.engine, device=args.device,
         checkpoint_epochs=args.checkpoint_every[0], checkpoint_minutes=args.checkpoint_every[1],
+        workers=args.workers, ray=args.ray,
     )
 
 
@@ -271,6 +284,8 @@ def all_tables_main(argv=None) -> int:
     parser.add_argument("--specimens", default=None, help="first N specimens per part (default: each script's)")
     parser.add_argument("--out", default="results/all_tables", help="where the tables go (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_parallel_options(parser)
+    add_engine_options(parser)
     args = parser.parse_args(argv)
     common = []
     for option in ("data", "epochs", "specimens"):
@@ -278,7 +293,10 @@ def all_tables_main(argv=None) -> int:
             common += [f"--{option}", str(getattr(args, option))]
     common += ["--paper"] if args.paper else []
     common += ["--quiet"] if args.quiet else []
-    per_part = common + (["--rounds", args.rounds] if args.rounds else [])
+    common += ["--engine", args.engine] if args.engine else []
+    common += ["--device", args.device]
+    per_part = common + (["--rounds", args.rounds] if args.rounds else []) + ["--workers", str(args.workers)] + (
+        ["--ray", args.ray] if args.ray else [])
     steps = [(f"{part}_scratch", lambda part=part: scratch_main(part, per_part)) for part in PART_NAMES]
     steps.append(("pretrain_pooled", lambda: pretrain_main(common)))
     steps += [(f"{part}_finetune", lambda part=part: finetune_main(part, per_part)) for part in PART_NAMES]

@@ -57,6 +57,22 @@ def device_for(name: str = "cpu") -> "torch.device":
     return torch.device("cpu")
 
 
+def exact_float32() -> None:
+    """Full float32 in CUDA's matrix products and cuDNN's convolutions (no
+    TF32, which PyTorch allows for convolutions by default and which differs
+    from float32 by about 1e-3): the paper's engine computes what Theano
+    computes (:mod:`beetles.paper.torch_training`)."""
+    import torch
+
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):  # the API of PyTorch 2.9 and later
+        conv.fp32_precision = "ieee"
+        torch.backends.cuda.matmul.fp32_precision = "ieee"
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+
 def device_description(device) -> str:
     """``"cpu (2 threads)"`` or ``"cuda: NVIDIA H100 80GB HBM3"``."""
     import torch

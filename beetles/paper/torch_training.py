@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from beetles.core.torchutil import device_for, use_all_cores
+from beetles.core.torchutil import device_for, exact_float32, use_all_cores
 from beetles.paper.allocator import keep_freed_memory
 from beetles.paper.schedule import AdjustVariable, PaperSplit
 from beetles.paper.torch_layers import LandmarkNet, build_torch, lasagne_layout, torch_params
@@ -83,6 +83,8 @@ class TorchNet:
         if self.device.type == "cpu":
             use_all_cores()
             keep_freed_memory()
+        else:
+            exact_float32()  # the parity with Theano's float32 holds on a GPU too
         self.module = module.to(self.device)
         self.max_epochs = int(max_epochs)
         self.update_learning_rate = Scalar(learning_rate[0])

@@ -77,7 +77,9 @@ class Experiment:
     that many layers after the input.  Rounds of models that can checkpoint
     write ``checkpoint.npz`` every ``checkpoint_epochs`` epochs or
     ``checkpoint_minutes`` minutes (:mod:`beetles.paper.checkpoint`; both
-    ``None``: only after the last epoch) and resume from it.
+    ``None``: only after the last epoch) and resume from it.  ``workers``
+    rounds train at once, or every round as a task of the Ray cluster at
+    ``ray`` (:mod:`beetles.studies.parallel`).
     """
 
     name: str
@@ -94,6 +96,8 @@ class Experiment:
     device: str = "cpu"
     checkpoint_epochs: int | None = None
     checkpoint_minutes: float | None = DEFAULT_MINUTES
+    workers: int = 1
+    ray: str | None = None
 
     @property
     def info(self):

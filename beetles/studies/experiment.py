@@ -28,20 +28,24 @@ def run(experiment: Experiment) -> RunSummary:
     the :class:`~beetles.studies.outputs.RunSummary` that ``run.json`` records."""
     experiment.out.mkdir(parents=True, exist_ok=True)
     rounds = experiment.chosen_rounds()
-    records = []
-    bar = tqdm(rounds, desc=f"{experiment.name} rounds", unit="round", disable=not experiment.progress)
-    for round_ in bar:
+    records = {}
+    for round_ in rounds:
         record = finished_round(experiment, round_)
         if record is not None:
             tqdm.write(f"round {round_.number}: finished earlier, skipped")
-        else:
+            records[round_.number] = record
+    todo = [r for r in rounds if r.number not in records]
+    if todo and (experiment.workers > 1 or experiment.ray is not None):
+        from beetles.studies.parallel import train_rounds
+
+        records.update(zip([r.number for r in todo], train_rounds(experiment, todo, log=tqdm.write)))
+    else:
+        for round_ in tqdm(todo, desc=f"{experiment.name} rounds", unit="round", disable=not experiment.progress):
             record = train_round(experiment, round_)
-            tqdm.write(
-                f"round {round_.number}: train loss {record.train_loss:.5f}, valid loss "
-                f"{record.valid_loss:.5f}, {record.seconds / 60:.1f} min"
-            )
-        records.append(record)
-    return write_outputs(experiment, rounds, records)
+            tqdm.write(f"round {round_.number}: train loss {record.train_loss:.5f}, valid loss "
+                       f"{record.valid_loss:.5f}, {record.seconds / 60:.1f} min")
+            records[round_.number] = record
+    return write_outputs(experiment, rounds, [records[r.number] for r in rounds])
 
 
 def load_experiment_data(data, part_name: str, specimens: int | None = None, progress: bool = True) -> PartData:
@@ -100,7 +104,8 @@ class ExperimentOptions:
     ``paper``: exactly the paper's settings (all rounds and specimens, the
     paper's epochs); ``model``: a registered model's name;
     ``checkpoint_epochs`` / ``checkpoint_minutes``: how often a round
-    checkpoints (:mod:`beetles.paper.checkpoint`)."""
+    checkpoints (:mod:`beetles.paper.checkpoint`); ``workers`` / ``ray``:
+    rounds at once, or on a Ray cluster (:mod:`beetles.studies.parallel`)."""
 
     out: Path
     data: Path | None = None
@@ -116,6 +121,8 @@ class ExperimentOptions:
     device: str = "cpu"
     checkpoint_epochs: int | None = None
     checkpoint_minutes: float | None = DEFAULT_MINUTES
+    workers: int = 1
+    ray: str | None = None
 
 
 def experiment_from_options(options: ExperimentOptions, name: str, part_name: str, paper_epochs: int,
@@ -142,5 +149,5 @@ def experiment_from_options(options: ExperimentOptions, name: str, part_name: st
         rounds=rounds, save_net=options.save_net, progress=options.progress,
         notes={"paper_settings": bool(options.paper), "synthetic_data": options.data is None},
         engine=options.engine, device=options.device, checkpoint_epochs=options.checkpoint_epochs,
-        checkpoint_minutes=options.checkpoint_minutes,
+        checkpoint_minutes=options.checkpoint_minutes, workers=options.workers, ray=options.ray,
     )
