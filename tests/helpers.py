@@ -2,6 +2,10 @@
 paper's models in miniature."""
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import sys
+
 import numpy as np
 from PIL import Image
 
@@ -82,3 +86,18 @@ def save_oriented(image, path, orientation, **options):
     exif = Image.Exif()
     exif[0x0112] = orientation
     image.save(path, exif=exif, **options)
+
+
+@contextlib.contextmanager
+def script_module(path, name: str):
+    """A script of ``benchmarks/`` imported as the module ``name`` for the
+    block (registered in ``sys.modules``, which dataclasses look their module
+    up in, and removed after)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(name, None)

@@ -3,7 +3,6 @@ the paper's estimated time computed by hand, the report and its exit status,
 and (slow) every step with the CPU as both devices."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -12,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from tests.helpers import script_module
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
@@ -27,14 +28,8 @@ PAPER_SAMPLES = SCRATCH_SAMPLES * 5000 + POOLED_SAMPLES * 10000 + SCRATCH_SAMPLE
 
 @pytest.fixture(scope="module")
 def gpu_check():
-    spec = importlib.util.spec_from_file_location("gpu_check_under_test", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    try:
-        spec.loader.exec_module(module)
+    with script_module(SCRIPT, "gpu_check_under_test") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def key_values(line: str) -> dict:

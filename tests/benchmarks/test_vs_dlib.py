@@ -4,7 +4,6 @@ is installed."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -18,21 +17,15 @@ from beetles.core.frames import NETWORK
 from beetles.core.metrics import trivial_predictor_distances
 from beetles.formats.published import write_paired_csv
 from beetles.paper.settings import part_rounds
-from tests.helpers import blob_part
+from tests.helpers import blob_part, script_module
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "vs_dlib.py"
 
 
 @pytest.fixture(scope="module")
 def vs_dlib():
-    spec = importlib.util.spec_from_file_location("vs_dlib_under_test", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    try:
-        spec.loader.exec_module(module)
+    with script_module(SCRIPT, "vs_dlib_under_test") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 @pytest.fixture
