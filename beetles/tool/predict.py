@@ -33,7 +33,10 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -377,14 +380,13 @@ def place_photos(model, photos, passes: int = PASSES, calibration=None, progress
                       for (path, d), p, s, r in zip(batch, prediction.points, spread, radius, strict=True))
         batch.clear()
 
-    bar = tqdm(photos, desc="photos", unit="img", disable=not progress, leave=False)
-    for path in bar:
-        try:
-            decoded = model.decode(path)
-        except _READ_ERRORS as error:
-            skipped.append((path, str(error)))
+    bar = tqdm(total=len(photos), desc="photos", unit="img", disable=not progress, leave=False)
+    for path, decoded in decoded_ahead(model, photos):
+        bar.update(1)
+        if isinstance(decoded, Exception):
+            skipped.append((path, str(decoded)))
             bar.clear()
-            warn(f"skipped {path}: {error}")
+            warn(f"skipped {path}: {decoded}")
             continue
         batch.append((path, decoded))
         if len(batch) >= BATCH:
@@ -392,6 +394,37 @@ def place_photos(model, photos, passes: int = PASSES, calibration=None, progress
     flush()
     bar.close()
     return placed, skipped
+
+
+#: Photos are decoded in this many threads (Pillow decodes and resizes
+#: without holding Python's lock), up to :data:`DECODE_AHEAD` photos ahead of
+#: the network, so that decoding and the network overlap while memory stays
+#: bounded whatever the number of photos.
+DECODE_THREADS = 2
+DECODE_AHEAD = 2 * BATCH
+
+
+def decoded_ahead(model, photos, threads: int = DECODE_THREADS, ahead: int = DECODE_AHEAD):
+    """``(path, decoded)`` for each photo in order, ``decoded`` the error for
+    one that cannot be read; the next ``ahead`` photos decode meanwhile."""
+    def decode(path):
+        try:
+            return model.decode(path)
+        except _READ_ERRORS as error:
+            return error
+
+    queue = iter(photos)
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="decode")
+    try:
+        pending = deque((path, pool.submit(decode, path)) for path in islice(queue, ahead))
+        while pending:
+            path, future = pending.popleft()
+            following = next(queue, None)
+            if following is not None:
+                pending.append((following, pool.submit(decode, following)))
+            yield path, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # stopped early (Ctrl-C, an error): no decoding left running
 
 
 def review_rows(names, placed, threshold: float) -> list[list]:

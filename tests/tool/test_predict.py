@@ -146,3 +146,30 @@ def test_predict_the_photos_a_tps_list_names(trained, tmp_path, capsys):
         assert [r.image for r in records] == ["d00.png", "d03.png"] and records[0].landmarks_up.shape == (LANDMARKS, 2)
     finally:
         listing.unlink()
+
+
+def test_photos_decode_ahead_in_order_bounded_with_errors_in_place():
+    """decoded_ahead: the photos come back in order, a photo that cannot be
+    read as its error, and never more than ``ahead`` photos are decoded
+    beyond the one the caller is taking."""
+    import threading
+
+    from beetles.core.errors import DataError
+    from beetles.tool.predict import decoded_ahead
+
+    taken, started, lock = [], [], threading.Lock()
+
+    class Model:
+        def decode(self, path):
+            with lock:
+                started.append(path)
+                assert len(started) - len(taken) <= 4 + 1, "decoded too far ahead"
+            if path == 3:
+                raise DataError("photo 3: not an image")
+            return f"decoded {path}"
+
+    for path, decoded in decoded_ahead(Model(), range(10), threads=2, ahead=4):
+        with lock:
+            taken.append(path)
+        assert decoded == f"decoded {path}" if path != 3 else isinstance(decoded, DataError)
+    assert taken == list(range(10))
