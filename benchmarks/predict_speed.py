@@ -20,8 +20,10 @@ For models 1-3 each is timed with one deterministic pass (no spread) and
 with ``--passes`` Monte-Carlo dropout passes (model 3; test-time
 augmentation for models 1 and 2).  For the compact models the spread comes
 with the prediction (the heatmap's; regress: its 8 test-time
-augmentations), so they are timed once.  The last line is machine-readable
-``key=value`` pairs.
+augmentations), so they are timed once.  Pillow's full-size decode of the
+same photos on one core is timed too, the yardstick of the throughput target;
+the last two lines are machine-readable ``key=value`` pairs, the last one
+``end_to_end_per_s=… pillow_full_decode_per_s=… ratio=…``.
 
     python benchmarks/predict_speed.py [--model zoom] [--size 3264x2448] [--photos 20] [--passes 8]
                                        [--model-dir DIR]
@@ -80,6 +82,18 @@ def untrained_model(folder: Path, model, n_landmarks: int = LANDMARKS) -> Path:
     settings = {"format": 1, "model": info.name, "landmarks": n_landmarks, "note": "untrained, random weights"}
     write_text(folder / SETTINGS_JSON, json.dumps(settings, indent=2))
     return folder
+
+
+def pillow_full_decode_rate(photos) -> float:
+    """Photos per second Pillow decodes at full size on one core (``Image.load``,
+    no draft mode, no resize): the yardstick of issue 18's throughput target."""
+    from PIL import Image
+
+    started = time.perf_counter()
+    for path in photos:
+        with Image.open(path) as image:
+            image.load()
+    return len(photos) / (time.perf_counter() - started)
 
 
 def time_path(model, photos, passes: int, out: Path) -> dict:
@@ -154,11 +168,16 @@ def main(argv=None) -> int:
                   f"{n / seconds['network']:.1f} images/s")
         if not passes_matter:
             print("(this model gives the spread with the prediction: no separate run without it)")
+        pillow = pillow_full_decode_rate(photos)
+        end_to_end = len(photos) / results[next(iter(results))]["total"]
+        print(f"Pillow alone decodes {pillow:.1f} of these photos per second at full size on one core; beetles "
+              f"predict places {end_to_end:.1f} per second end to end ({end_to_end / pillow:.2f}×)")
     key = " ".join(
         f"{label.replace(' ', '_')}_{what}_s={value:.3f}" for label, seconds in results.items()
         for what, value in seconds.items())
     print(f"model={settings['model']} photos={len(photos)} size={size[0]}x{size[1]} "
           f"threads={torch.get_num_threads()} load_s={load:.3f} {key}")
+    print(f"end_to_end_per_s={end_to_end:.2f} pillow_full_decode_per_s={pillow:.2f} ratio={end_to_end / pillow:.3f}")
     return 0
 
 
