@@ -37,9 +37,6 @@ INSTALL_REQUIRES = [
 TORCH = "torch==2.13.0"
 #: The pose-estimation formats' library (beetles convert).
 SLEAP_IO = "sleap-io==0.9.5"
-#: What sleap-io and ktch read tables with: the newest pandas for numpy 1.23.5 (pinned, so that
-#: pip does not try every pandas 3 release first).
-PANDAS = "pandas==2.3.3"
 #: Rounds on a cluster (experiments' --ray); 2.60.0 installs beside numpy 1.23.5.
 RAY = "ray==2.60.0"
 
@@ -74,9 +71,9 @@ setup(
     # (pyarrow 18 and later need NumPy 2; scikit-learn imports pyarrow when it is there), and
     # hypothesis for the property-based tests of the landmark readers (tests/hostile/).
     # Ray (the "ray" extra) runs rounds on a cluster: experiments' --ray (beetles/studies/parallel.py).
-    extras_require={"torch": [TORCH], "formats": [SLEAP_IO, PANDAS], "ray": [RAY],
+    extras_require={"torch": [TORCH], "formats": [SLEAP_IO], "ray": [RAY],
                     "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "httpx2==2.16.2", "selenium==4.51.0", TORCH,
-                             SLEAP_IO, PANDAS, "py-tps==0.1.7", "ktch==0.8.1", "pyarrow==17.0.0",
+                             SLEAP_IO, "py-tps==0.1.7", "ktch==0.8.1", "pyarrow==17.0.0",
                              "hypothesis==6.170.17", RAY]},
     entry_points={"console_scripts": ["beetles = beetles.cli:run"]},
     license="GPL-3.0-or-later",
