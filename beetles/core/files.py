@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from beetles.core.errors import BeetlesError
+from beetles.core.errors import BeetlesError, DataError, shorten
 
 
 class WriteError(BeetlesError, OSError):
@@ -58,6 +58,27 @@ def _umask() -> int:
     return mask
 
 
+@contextlib.contextmanager
+def atomic_path(path):
+    """A temporary path beside ``path`` (same suffix) for a library that
+    writes by file name; renamed to ``path`` when the block succeeds, removed
+    when it fails (an ``OSError`` becomes a :class:`WriteError` naming
+    ``path``), as :func:`atomic_write` does for an open file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.{os.urandom(6).hex()}.tmp{path.suffix}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException as error:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        if isinstance(error, OSError) and not isinstance(error, WriteError):
+            raise WriteError(f"{path}: cannot write ({error.strerror or error}); the previous file, if any, is "
+                             "unchanged") from error
+        raise
+
+
 def write_text(path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically; returns the path."""
     with atomic_write(path) as handle:
@@ -71,3 +92,14 @@ def write_bytes(path, data: bytes) -> Path:
         handle.write(data)
     return Path(path)
 
+
+def probe(path, shown: str | None = None) -> str | None:
+    """``"file"``, ``"folder"`` or ``None`` (nothing there) for ``path``; a
+    name no system allows (too long, a NUL character) is a
+    :class:`~beetles.core.errors.DataError` naming it as ``shown`` (default:
+    the path, shortened)."""
+    try:
+        return "file" if Path(path).is_file() else "folder" if Path(path).is_dir() else None
+    except (OSError, ValueError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise DataError(f"{shown or repr(shorten(path, 200))}: cannot look it up ({reason})") from None

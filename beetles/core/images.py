@@ -30,6 +30,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from beetles.core.errors import DataError, shorten
+from beetles.core.files import probe
 
 #: EXIF orientations that turn the photo by a quarter turn: width and height swap.
 SWAPPING_ORIENTATIONS = (5, 6, 7, 8)
@@ -51,12 +52,7 @@ def _where(path: Path, specimen: str | None) -> str:
 def open_image(path, specimen: str | None = None) -> Image.Image:
     """Open ``path`` lazily (header only); :class:`DataError` if unusable."""
     path = Path(path)
-    try:
-        found = path.is_file()
-    except (OSError, ValueError) as error:  # a name too long for the system, a NUL character
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise DataError(f"{_where(path, specimen)}: cannot look up the image file ({reason})") from None
-    if not found:
+    if probe(path, _where(path, specimen)) != "file":  # a name too long for the system: a DataError
         raise DataError(f"{_where(path, specimen)}: image file not found")
     try:
         return Image.open(path)

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from beetles.core.errors import DataError, shorten
+from beetles.core.files import probe
 
 #: The rules, in the order they are tried.
 RULES = ("path", "file name", "file name in another case")
@@ -93,6 +94,6 @@ def _is_file(path: Path) -> bool:
     """Whether ``path`` is a file; ``False`` too when it cannot be looked up
     (a name too long, a NUL character, no permission)."""
     try:
-        return path.is_file()
-    except (OSError, ValueError):
+        return probe(path) == "file"
+    except DataError:
         return False

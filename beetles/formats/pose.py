@@ -36,14 +36,13 @@ from __future__ import annotations
 
 import csv
 import os
-import secrets
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from beetles.core.errors import BeetlesError, DataError, FormatError
-from beetles.core.files import WriteError, atomic_write
+from beetles.core.files import atomic_path, atomic_write
 from beetles.core.frames import photo_frame
 from beetles.core.specimen import Specimen
 
@@ -199,10 +198,11 @@ def write_pose(path, specimens, kind: str, names=None) -> Path:
         instance = sio.Instance.from_numpy(to_pixel_centres(specimen.landmarks), skeleton=skeleton)
         frames.append(sio.LabeledFrame(video=video, frame_idx=0, instances=[instance]))
     labels = sio.Labels(labeled_frames=frames, videos=[f.video for f in frames], skeletons=[skeleton])
-    if kind == "slp":
-        _save_replacing(path, lambda temporary: sio.save_slp(labels, temporary, verbose=False))
-    else:
-        _save_replacing(path, lambda temporary: sio.save_coco(labels, temporary, image_filenames=photos))
+    with atomic_path(path) as temporary:
+        if kind == "slp":
+            sio.save_slp(labels, str(temporary), verbose=False)
+        else:
+            sio.save_coco(labels, str(temporary), image_filenames=photos)
     return path
 
 
@@ -211,21 +211,6 @@ def _relative(image: Path, folder: Path) -> str:
         return Path(os.path.relpath(image.absolute(), folder.absolute())).as_posix()
     except ValueError:  # another drive (Windows)
         return image.absolute().as_posix()
-
-
-def _save_replacing(path: Path, save) -> None:
-    """``save(temporary)`` a file beside ``path`` (same suffix), then rename it
-    over ``path``; on any failure the temporary file is removed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.tmp{path.suffix}")
-    try:
-        save(str(temporary))
-        os.replace(temporary, path)
-    except BaseException as error:
-        temporary.unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise WriteError(f"{path}: cannot write ({_short(error)}); any previous file is unchanged") from error
-        raise
 
 
 def _write_napari(path: Path, specimens, names) -> Path:

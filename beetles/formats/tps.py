@@ -357,29 +357,36 @@ def default_ids(specimens) -> list[str]:
 def format_tps(specimens, image_dir=None) -> str:
     """The text :func:`write_tps` writes (y up, ``-1 -1`` for a missing landmark,
     ``ID=`` always: the specimen's, else :func:`default_ids`)."""
-    out = []
     specimens = list(specimens)
-    ids = default_ids(specimens)
-    for specimen, default_id in zip(specimens, ids, strict=True):
-        up = flip_y(specimen.landmarks, specimen.frame.height)
-        out.append(f"LM={specimen.n_landmarks}")
-        for (x, y), missing in zip(up, specimen.missing):
-            out.append("-1 -1" if missing else f"{_number(x)} {_number(y)}")
-        curves = specimen.extra.get("curves") or []
-        if curves:
-            out.append(f"CURVES={len(curves)}")
-            for curve in curves:
-                out.append(f"POINTS={len(curve)}")
-                out.extend(f"{_number(x)} {_number(y)}" for x, y in flip_y(curve, specimen.frame.height))
+    blocks = []
+    for specimen, default_id in zip(specimens, default_ids(specimens), strict=True):
         name = specimen.image.relative_to(image_dir).as_posix() if image_dir else specimen.image.name
+        curves = [flip_y(c, specimen.frame.height) for c in specimen.extra.get("curves") or []]
         ident = str(specimen.id) if specimen.id is not None else default_id
-        _check_writable(name, [("IMAGE", name), ("ID", ident), ("COMMENT", specimen.comment or "")])
-        out.append(f"IMAGE={name}")
-        out.append(f"ID={ident}")
-        if specimen.scale is not None:
-            out.append(f"SCALE={specimen.scale:.10g}")
-        if specimen.comment:
-            out.append(f"COMMENT={specimen.comment}")
+        blocks.append(format_block(flip_y(specimen.landmarks, specimen.frame.height), ident, name, specimen.scale,
+                                   specimen.comment, curves))
+    return "".join(blocks)
+
+
+def format_block(points_up, ident: str, image: str | None = None, scale: float | None = None,
+                 comment: str | None = None, curves=(), number=_number) -> str:
+    """One specimen's TPS block: ``points_up`` ``(n, 2)`` (y up; ``nan``:
+    written ``-1 -1``), ``curves`` (y up) as ``CURVES=``, then ``IMAGE=`` (when
+    given), ``ID=``, ``SCALE=``, ``COMMENT=``; ``number`` formats a coordinate.
+    A field that cannot be written is a :class:`DataError` naming the photo."""
+    _check_writable(image or ident, [*([("IMAGE", image)] if image else []), ("ID", ident),
+                                     ("COMMENT", comment or "")])
+    out = [f"LM={len(points_up)}"]
+    out += ["-1 -1" if np.isnan(xy).any() else f"{number(xy[0])} {number(xy[1])}" for xy in points_up]
+    if curves:
+        out.append(f"CURVES={len(curves)}")
+        for curve in curves:
+            out.append(f"POINTS={len(curve)}")
+            out.extend(f"{number(x)} {number(y)}" for x, y in curve)
+    out += [f"IMAGE={image}"] if image else []
+    out.append(f"ID={ident}")
+    out += [f"SCALE={scale:.10g}"] if scale is not None else []
+    out += [f"COMMENT={comment}"] if comment else []
     return "\n".join(out) + "\n"
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from beetles.core.errors import BeetlesError, DataError, FormatError, shorten
+from beetles.core.files import probe
 from beetles.core.specimen import PartData
 from beetles.formats.dataset import IMAGES_FOLDER, check_specimens, load_part
 from beetles.formats.landmark_csv import read_landmark_names, read_long_csv
@@ -151,28 +152,22 @@ def listed_records(path) -> dict[Path, object]:
     return photos
 
 
-def listed_metadata(inputs) -> dict[Path, object]:
-    """``{resolved photo: TpsRecord}`` for the photos that the ``.tps`` files
-    among ``inputs`` name (their ``ID=``, ``SCALE=``, ``COMMENT=``)."""
-    found = {}
-    for item in inputs:
-        path = Path(item)
-        if path.is_file() and path.suffix.lower() == ".tps":
-            found.update({photo.resolve(): record for photo, record in listed_records(path).items()})
-    return found
-
-
-def expand_inputs(inputs) -> list[Path]:
+def expand_inputs(inputs, listed: dict | None = None) -> list[Path]:
     """Photo paths from files and folders (a folder: its files with an image
     suffix, sorted, not recursive; a ``.tps`` file: the photos it names, as
     :func:`listed_photos`); errors for a path that does not exist, an empty
-    folder, or no photos at all."""
+    folder, or no photos at all.  ``listed`` gets ``{resolved photo:
+    TpsRecord}`` of the photos ``.tps`` files name (their ``ID=``,
+    ``SCALE=``, ``COMMENT=``)."""
     photos = []
     for item in inputs:
         path = Path(item)
         kind = probe(path)
         if kind == "file" and path.suffix.lower() == ".tps":
-            photos.extend(listed_photos(path))
+            records = listed_records(path)
+            photos.extend(records)
+            if listed is not None:
+                listed.update({photo.resolve(): record for photo, record in records.items()})
         elif kind == "folder":
             try:
                 found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
@@ -188,16 +183,6 @@ def expand_inputs(inputs) -> list[Path]:
     if not photos:
         raise DataError("no photos given")
     return list(dict.fromkeys(photos))
-
-
-def probe(path) -> str | None:
-    """``"file"``, ``"folder"`` or ``None`` (not there) for a path the user
-    gave; a name no system allows (too long, a NUL) is a :class:`DataError`."""
-    try:
-        return "file" if Path(path).is_file() else "folder" if Path(path).is_dir() else None
-    except (OSError, ValueError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise DataError(f"{shorten(path, 200)!r}: cannot look it up ({reason})") from None
 
 
 def photo_names(paths) -> tuple[list[str], Path | None]:

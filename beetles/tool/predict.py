@@ -50,7 +50,7 @@ from beetles.core.staging import StagedFiles, remove_leftovers
 from beetles.formats.landmark_csv import XY, write_landmark_values
 from beetles.formats.results import write_table
 from beetles.formats.tps import shown_name, unwritable_name, write_tps
-from beetles.tool.inputs import expand_inputs, listed_metadata, photo_names
+from beetles.tool.inputs import expand_inputs, photo_names
 from beetles.tool.modelfolder import load_calibration, load_folder, read_settings, settings_names
 from beetles.tool.overlays import write_overlay
 from beetles.tool.validate import BATCH, PASSES
@@ -120,8 +120,8 @@ def predict(run: PredictSettings, log=print, warn=None) -> PredictResult:
     warn = warn or (lambda text: print(text, file=sys.stderr))
     out, kind = check_options(run)
     settings = read_settings(run.model_dir)
-    photos = expand_inputs(run.photos)
-    listed = listed_metadata(run.photos)
+    listed: dict = {}
+    photos = expand_inputs(run.photos, listed)
     targets = output_files(run, out)
     check_outputs(targets, run.photos, photos, run.model_dir)
     check_overlays(run.overlays, photos, run.model_dir)

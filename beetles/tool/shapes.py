@@ -68,6 +68,7 @@ import numpy as np
 from beetles.core.errors import DataError
 from beetles.core.files import write_text
 from beetles.core.procrustes import align_angle, centroid_size, gpa, rotation
+from beetles.formats.tps import format_block
 
 #: The files :func:`write_shapes` writes into its folder.
 OUTPUT_FILES = ("aligned.tps", "shapes.csv", "shapes_morphoj.txt", "covariates_morphoj.txt", "shapes.json")
@@ -264,10 +265,7 @@ def write_shapes(out, configurations, shapes: Shapes, ids=None, info: dict | Non
     out = Path(out)
     ids = list(ids) if ids is not None else specimen_ids(configurations)[0]
     n = shapes.aligned.shape[1]
-    blocks = []
-    for i, c, a in zip(ids, configurations, shapes.aligned, strict=True):
-        blocks.append("\n".join([f"LM={n}", *(f"{_coordinate(x)} {_coordinate(y)}" for x, y in a),
-                                 f"ID={i}"]))
+    blocks = [format_block(a, str(i), number=_coordinate) for i, a in zip(ids, shapes.aligned, strict=True)]
     rows = _rows(ids, configurations, shapes)
     xy = [f"{axis}{k}" for k in range(1, n + 1) for axis in "xy"]
     summary = {
@@ -278,7 +276,7 @@ def write_shapes(out, configurations, shapes: Shapes, ids=None, info: dict | Non
         **(info or {}),
     }
     texts = {
-        "aligned.tps": "\n\n".join(blocks) + "\n",
+        "aligned.tps": "\n".join(blocks),  # a blank line between blocks, as geomorph writes
         "shapes.csv": _table(["id", "image", "centroid_size", *xy], rows),
         "shapes_morphoj.txt": _table(["ID", *xy], [[r[0], *r[3:]] for r in rows], "\t"),
         "covariates_morphoj.txt": _table(["ID", "CS"], [[r[0], r[2]] for r in rows], "\t"),

@@ -18,7 +18,7 @@ from beetles.core.errors import BeetlesError, DataError
 from beetles.core.locks import held
 from beetles.tool import modelfolder
 from beetles.tool.modelfolder import load_folder, read_settings
-from tests.tool.discs import disc_part, new_photos
+from tests.tool.discs import disc_part, new_photos, trained_part
 
 PHOTOS = [(96, 72, "RGB", ".png")] * 8
 
@@ -26,10 +26,7 @@ PHOTOS = [(96, 72, "RGB", ".png")] * 8
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     """A small part and a model folder trained on it for 1 epoch."""
-    root = tmp_path_factory.mktemp("folder")
-    part = disc_part(root / "part", photos=PHOTOS)
-    assert main(["train", "--data", str(part), "--out", str(root / "model"), "--epochs", "1", "--quiet"]) == 0
-    return part, root / "model"
+    return trained_part(tmp_path_factory.mktemp("folder"), photos=PHOTOS, epochs=1)
 
 
 def copy_model(model, folder):

@@ -20,7 +20,7 @@ from beetles.core.locks import held
 from beetles.core.specimen import Specimen
 from beetles.core.staging import StagedFiles, remove_leftovers
 from beetles.formats.tps import format_tps, read_tps_records, unwritable_name
-from tests.tool.discs import LANDMARKS, disc_part, new_photos, read_csv
+from tests.tool.discs import LANDMARKS, new_photos, read_csv, trained_part
 
 ROOT = Path(__file__).resolve().parents[2]
 BAD_UTF8 = os.fsdecode(b"bad\xff.png")  # a name in another encoding: Python holds the byte as a surrogate
@@ -30,11 +30,7 @@ NEWLINE = "new\nLM=3.jpg"
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     """A model folder trained for 1 epoch on the disc photos."""
-    root = tmp_path_factory.mktemp("hostile_predict")
-    part = disc_part(root / "part")
-    folder = root / "model"
-    assert main(["train", "--data", str(part), "--out", str(folder), "--epochs", "1", "--quiet"]) == 0
-    return folder
+    return trained_part(tmp_path_factory.mktemp("hostile_predict"), epochs=1)[1]
 
 
 @pytest.fixture

@@ -49,6 +49,19 @@ def disc_part(folder, photos=TRAIN_PHOTOS, seed=0):
     return folder
 
 
+def trained_part(root, photos=TRAIN_PHOTOS, epochs: int = 2, extra=()):
+    """A disc part folder in ``root/part`` and the default model trained on it
+    for ``epochs`` epochs of each stage in ``root/model`` (``extra``: more
+    options of ``beetles train``): ``(part, model)``."""
+    from beetles.cli import main
+
+    part = disc_part(root / "part", photos=photos)
+    model = root / "model"
+    assert main(["train", "--data", str(part), "--out", str(model), "--epochs", str(epochs), "--quiet",
+                 *extra]) == 0
+    return part, model
+
+
 def new_photos(folder, seed=5):
     """Photos to predict, with their true landmarks (y down), plus a corrupt JPEG."""
     rng = np.random.default_rng(seed)

@@ -21,7 +21,7 @@ from beetles.core.frames import flip_y
 from beetles.core.images import image_size
 from beetles.formats.landmark_csv import XY_CHOICES, read_landmark_names, read_landmark_values
 from beetles.formats.names import check_names, read_names
-from beetles.formats.tps import read_tps_records
+from beetles.formats.tps import MissingTally, read_tps_records
 from beetles.tool.inputs import expand_inputs, photo_names
 from beetles.tool.modelfolder import SETTINGS_JSON, folder_names
 from beetles.tool.review.session import ReviewPhoto, ReviewSession
@@ -165,8 +165,7 @@ def read_predictions(path: Path, photos: dict, warn) -> dict[str, Found]:
     if path.suffix.lower() == ".csv":
         for name, values in read_landmark_values(path, _CSV_COLUMNS).items():
             if name in photos:
-                points = values[:, :2].copy()
-                points[(points < 0).any(axis=1)] = np.nan
+                points = MissingTally(as_missing=True).apply(values[:, :2].copy())  # photo pixels: negative = missing
                 radius = values[:, 3] if values.shape[1] > 3 and np.isfinite(values[:, 3]).any() else \
                     values[:, 2] if values.shape[1] > 2 else np.full(len(values), np.nan)
                 found[name] = Found(points, radius)
