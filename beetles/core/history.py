@@ -22,7 +22,7 @@ from beetles.core.figures import pyplot, save_figure
 from beetles.core.files import atomic_write
 
 #: The columns of ``losses.csv``.
-LOSS_COLUMNS = ["epoch", "train_loss", "valid_loss", "learning_rate", "momentum", "seconds"]
+LOSS_COLUMNS = ["epoch", "train_loss", "valid_loss", "learning_rate", "momentum", "seconds", "held_out_px"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,10 @@ class Epoch:
     """One finished epoch: its 1-based ``number`` (counting every stage of a
     model that trains in stages), the training and validation losses (``nan``
     without validation data), the learning rate and momentum (Adam's beta1
-    for the compact models) it ended with, and its duration."""
+    for the compact models) it ended with, its duration, and, where the
+    training loop was given held-out specimens to watch, their mean distance
+    per landmark after the epoch in network pixels with dropout off
+    (``held_out``; ``nan`` where nothing was watched)."""
 
     number: int
     train_loss: float
@@ -38,10 +41,12 @@ class Epoch:
     learning_rate: float
     momentum: float
     seconds: float
+    held_out: float = float("nan")
 
     def row(self) -> list:
         """The ``losses.csv`` row (:data:`LOSS_COLUMNS`)."""
-        return [self.number, self.train_loss, self.valid_loss, self.learning_rate, self.momentum, self.seconds]
+        return [self.number, self.train_loss, self.valid_loss, self.learning_rate, self.momentum, self.seconds,
+                self.held_out]
 
 
 class EpochListener(Protocol):
@@ -93,13 +98,31 @@ def read_losses(path) -> np.ndarray:
     return np.genfromtxt(path, delimiter=",", names=True, dtype=None, encoding="utf-8")
 
 
-def plot_losses(losses, path, title: str) -> Path:
-    """Figs. 10 and 11: training and validation loss per epoch (log scale).
+def plot_losses(losses, path, title: str, trivial: float | None = None) -> Path:
+    """Figs. 10 and 11: training and validation loss per epoch (log scale);
+    where the file has held-out distances (``held_out_px``), a second panel
+    draws them against the epochs beside ``trivial``, the mean-shape
+    predictor's distance on the same specimens (network pixels).
 
     ``losses``: a structured array with ``epoch``, ``train_loss`` and
     ``valid_loss`` fields (:func:`read_losses`).
     """
-    return plot_loss_curves({"": losses}, path, title)
+    losses = np.atleast_1d(losses)
+    if "held_out_px" not in (losses.dtype.names or ()) or not np.isfinite(losses["held_out_px"]).any():
+        return plot_loss_curves({"": losses}, path, title)
+    plt = pyplot()
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    _draw_losses(left, {"": losses})
+    left.set_title(title)
+    right.plot(losses["epoch"], losses["held_out_px"], color="C0", label="held-out specimens, dropout off")
+    if trivial is not None:
+        right.axhline(trivial, color="C3", ls=":", label=f"trivial mean-shape predictor ({trivial:.2f} px)")
+    right.set_xlabel("epoch")
+    right.set_ylabel("mean distance per landmark (network pixels)")
+    right.set_title("held-out error per epoch")
+    right.legend()
+    right.grid(alpha=0.3)
+    return save_figure(figure, path)
 
 
 def plot_loss_curves(curves: dict, path, title: str) -> Path:
@@ -107,6 +130,13 @@ def plot_loss_curves(curves: dict, path, title: str) -> Path:
     runs, ``{label: losses}`` (see :func:`plot_losses`), log scale."""
     plt = pyplot()
     figure, axes = plt.subplots(figsize=(6, 4))
+    _draw_losses(axes, curves)
+    axes.set_title(title)
+    return save_figure(figure, path)
+
+
+def _draw_losses(axes, curves: dict) -> None:
+    """Training (solid) and validation (dashed) losses of ``curves`` on ``axes``."""
     for index, (label, losses) in enumerate(curves.items()):
         losses = np.atleast_1d(losses)
         colour = f"C{index}"
@@ -116,7 +146,5 @@ def plot_loss_curves(curves: dict, path, title: str) -> Path:
     axes.set_yscale("log")
     axes.set_xlabel("epoch")
     axes.set_ylabel("mean squared error (normalised coordinates)")
-    axes.set_title(title)
     axes.legend()
     axes.grid(alpha=0.3, which="both")
-    return save_figure(figure, path)

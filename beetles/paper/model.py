@@ -127,12 +127,18 @@ class PaperModel(LandmarkModel):
     #: Rounds of these models checkpoint as they train (:mod:`beetles.paper.checkpoint`).
     checkpoints = True
 
-    def fit(self, train, valid=None, listeners=(), checkpoint=None) -> "PaperModel":
+    def fit(self, train, valid=None, listeners=(), checkpoint=None, held_out=None) -> "PaperModel":
         """Train (see :meth:`LandmarkModel.fit`); with ``checkpoint`` (a
         :class:`~beetles.paper.checkpoint.Checkpointing`), resume from its
         checkpoint when there is one (the earlier epochs go to ``listeners``
-        first) and write one as it says."""
+        first) and write one as it says.  ``held_out``: :class:`Inputs` with
+        targets (e.g. a round's test specimens) whose mean distance per
+        landmark, dropout off, in network pixels, each epoch records as
+        :attr:`Epoch.held_out` (a learning curve; it changes nothing in the
+        training)."""
         self.report.listeners = [self.history.append, *listeners]
+        if held_out is not None and held_out.targets is not None and len(held_out):
+            self.report.monitor = self._held_out_error(held_out)
         self._module = None
         if valid is not None and not len(valid):
             valid = Inputs(train.x[:0], train.targets[:0], valid.source)
@@ -145,8 +151,18 @@ class PaperModel(LandmarkModel):
                 fit(self.net, train.x, train.targets, seed=self.schedule.seed, epochs=remaining if self.history else None,
                     valid=None if valid is None else (valid.x, valid.targets))
         finally:
-            self.report.listeners = []  # a pickled net carries no listeners
+            self.report.listeners, self.report.monitor = [], None  # a pickled net carries neither
         return self
+
+    def _held_out_error(self, held_out):
+        """``monitor(net) -> float`` for :class:`ReportEpoch`: the mean
+        distance per landmark of ``held_out`` in network pixels, dropout off."""
+        truth = denormalise(held_out.targets)  # (N, n, 2) network frame, y down
+
+        def error(net) -> float:
+            points = denormalise(self.engine.predict(net, held_out.x))
+            return float(np.nanmean(np.linalg.norm(points - truth, axis=-1)))  # nan: a missing landmark
+        return error
 
     def _resume(self, checkpoint, listeners) -> None:
         saved = checkpoint.read()
@@ -154,7 +170,7 @@ class PaperModel(LandmarkModel):
             return
         arrays, meta = saved
         self.engine.restore(self.net, arrays, meta)
-        self.history[:] = [Epoch(int(row[0]), *map(float, row[1:])) for row in meta["epochs"]]
+        self.history[:] = [Epoch(int(row[0]), *map(float, row[1:])) for row in meta["epochs"]]  # older: no held_out
         for epoch in self.history:
             for listener in listeners:
                 listener(epoch)

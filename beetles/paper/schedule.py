@@ -93,16 +93,20 @@ class ReportEpoch:
     """``on_epoch_finished`` callback: every finished epoch of a
     :class:`ScheduledNet` as an :class:`~beetles.core.history.Epoch` to each
     listener (after the schedule's callbacks, so with the values the next
-    epoch uses, as the paper's logs recorded them)."""
+    epoch uses, as the paper's logs recorded them).  ``monitor``, when set:
+    ``monitor(net) -> float``, the held-out error after the epoch
+    (:attr:`Epoch.held_out`); it must not train or draw random numbers."""
 
     def __init__(self, listeners=()):
         self.listeners = list(listeners)  # replaced by the model at each fit
+        self.monitor = None  # likewise
 
     def __call__(self, net: ScheduledNet, history) -> None:
         info = history[-1]
+        monitor = getattr(self, "monitor", None)  # nets pickled before it existed have none
         epoch = Epoch(int(info["epoch"]), float(info["train_loss"]), float(info["valid_loss"]),
                       float(net.update_learning_rate.get_value()), float(net.update_momentum.get_value()),
-                      float(info["dur"]))
+                      float(info["dur"]), float(monitor(net)) if monitor is not None else np.nan)
         for listener in self.listeners:
             listener(epoch)
 

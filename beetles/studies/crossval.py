@@ -8,7 +8,10 @@ a :class:`~beetles.model.Schedule`, and a set of rounds
 whose settings match is finished and a rerun skips it (resume after Ctrl-C
 or a crash): :func:`beetles.studies.experiment.run`.
 
-A round's files: ``losses.csv`` (every epoch), ``predictions.csv`` (held-out
+A round's files: ``losses.csv`` (every epoch; for models 1-3 with the
+held-out specimens' mean distance per landmark after each epoch, dropout
+off, network pixels: ``held_out_px``, the learning curve against the test
+block, which changes nothing in the training), ``predictions.csv`` (held-out
 specimens, ``image,landmark,x_manual,y_manual,x_pred,y_pred``, 256×192, y
 down), ``spread.csv`` (models that measure a spread), ``params.npz`` (the
 weights), ``net.pkl`` / ``net.pt`` (with ``save_net``), ``round.json``; while
@@ -210,8 +213,9 @@ def train_round(experiment: Experiment, round_: Round) -> RoundRecord:
                    desc=f"round {round_.number} epochs",
                    progress=experiment.progress)
     checkpoint = round_checkpoint(experiment, round_) if model.checkpoints else None
+    extra = {"checkpoint": checkpoint, "held_out": test} if checkpoint else {}  # the paper's models
     try:
-        model.fit(train, listeners=[log], **({"checkpoint": checkpoint} if checkpoint else {}))
+        model.fit(train, listeners=[log], **extra)
     finally:
         log.close()
     tested = np.asarray(round_.test)[test.source]

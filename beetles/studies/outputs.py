@@ -104,7 +104,8 @@ def write_outputs(experiment: Experiment, rounds, records: list[RoundRecord]) ->
         trivial.append((len(round_.test), trivial_predictor_distances(train, paired.manual)))
         plot_losses(read_losses(round_dir(experiment, round_) / "losses.csv"),
                     out / f"fig_losses_round{round_.number}.png",
-                    f"{experiment.name}, round {round_.number}: loss per epoch")
+                    f"{experiment.name}, round {round_.number}: loss per epoch",
+                    trivial=float(np.nanmean(trivial[-1][1])))
     manual, predicted = np.concatenate(manual), np.concatenate(predicted)
     distances = mean_distances(manual, predicted)
     spread_files = [round_dir(experiment, r) / "spread.csv" for r in rounds]

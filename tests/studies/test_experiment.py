@@ -9,6 +9,7 @@ import pytest
 import beetles.studies.experiment as experiment_module
 from beetles.core.history import read_losses
 from beetles.formats.dataset import load_part
+from beetles.formats.published import read_paired_csv
 from beetles.model import Schedule
 from beetles.registry import model_info
 from beetles.studies.crossval import Experiment
@@ -67,6 +68,12 @@ def test_tiny_experiment_end_to_end_with_resume(tmp_path, monkeypatch, capsys, m
     assert losses["train_loss"][-1] < 0.5 * losses["train_loss"][0]  # the loss moves down
     assert losses["valid_loss"][-1] < 0.7 * losses["valid_loss"][0]
     np.testing.assert_allclose(losses["learning_rate"][-1], 0.00001, rtol=1e-3)
+    # the held-out curve: after the last epoch it is the round's own test error
+    paired = read_paired_csv(out / "rounds" / "round01" / "predictions.csv")
+    final = np.linalg.norm(paired.predicted - paired.manual, axis=-1).mean()
+    assert np.isfinite(losses["held_out_px"]).all()
+    np.testing.assert_allclose(losses["held_out_px"][-1], final, rtol=1e-4)
+    assert len(set(np.round(losses["held_out_px"], 6))) > 1  # it moves as the weights do
     recorded = json.loads((out / "run.json").read_text())
     assert recorded["held_out_specimens"] == 3 and recorded["engine"] == engine
     assert recorded["schedule"]["epochs"] == 4 and len(recorded["rounds"]) == 2
