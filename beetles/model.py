@@ -168,10 +168,11 @@ class LandmarkModel(ABC):
 
     @classmethod
     @abstractmethod
-    def load(cls, info, path, n_landmarks: int) -> "LandmarkModel":
-        """A trained model from the weight file ``path`` of a model folder (on
-        the CPU, ready to predict); a :class:`~beetles.core.errors.WeightsError`
-        naming the file when it does not fit ``info`` or ``n_landmarks``."""
+    def load(cls, info, path, n_landmarks: int, device: str = "cpu") -> "LandmarkModel":
+        """A trained model from the weight file ``path`` of a model folder, on
+        ``device`` (``cpu``, ``cuda``), ready to predict; a
+        :class:`~beetles.core.errors.WeightsError` naming the file when it
+        does not fit ``info`` or ``n_landmarks``."""
 
     # -- data -----------------------------------------------------------------
     @abstractmethod

@@ -185,7 +185,7 @@ def build_model(name, n_landmarks: int, schedule: Schedule, engine: str | None =
     return info.model_class().build(info, n_landmarks, schedule, engine=engine, device=device)
 
 
-def load_model(name, path, n_landmarks: int) -> LandmarkModel:
-    """Model ``name`` with the trained weights of ``path``, on the CPU."""
+def load_model(name, path, n_landmarks: int, device: str = "cpu") -> LandmarkModel:
+    """Model ``name`` with the trained weights of ``path``, on ``device`` (``cpu``, ``cuda``)."""
     info = model_info(name)
-    return info.model_class().load(info, path, n_landmarks)
+    return info.model_class().load(info, path, n_landmarks, device=device)

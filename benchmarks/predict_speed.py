@@ -2,7 +2,8 @@
 
 Writes ``--photos`` generated JPEGs (default 20, 3264×2448, the study's
 camera size: a textured background with dark ellipses, JPEG quality 90) to a
-temporary folder (``--size 2000x2600`` for portrait photos), builds a model
+temporary folder, then as many 2000×2600 portrait photos (``--size``: the
+sizes measured in one run), builds a model
 folder for ``--model`` (default zoom)
 with **untrained, random weights** (the speed does not depend on the
 weights) or uses a trained one (``--model-dir``), and times the predict path
@@ -22,10 +23,11 @@ augmentation for models 1 and 2).  For the compact models the spread comes
 with the prediction (the heatmap's; regress: its 8 test-time
 augmentations), so they are timed once.  Pillow's full-size decode of the
 same photos on one core is timed too, the yardstick of the throughput target;
-the last two lines are machine-readable ``key=value`` pairs, the last one
-``end_to_end_per_s=… pillow_full_decode_per_s=… ratio=…``.
+the last lines are machine-readable ``key=value`` pairs, one per size, then
+``end_to_end_per_s=… pillow_full_decode_per_s=… ratio=… size=3264x2448
+end_to_end_per_s_2000x2600=…`` (the first size's, then each other's rate).
 
-    python benchmarks/predict_speed.py [--model zoom] [--size 3264x2448] [--photos 20] [--passes 8]
+    python benchmarks/predict_speed.py [--model zoom] [--size 3264x2448,2000x2600] [--photos 20] [--passes 8]
                                        [--model-dir DIR]
 """
 from __future__ import annotations
@@ -116,68 +118,86 @@ def time_path(model, photos, passes: int, out: Path) -> dict:
     return {"decode": decode, "network": network, "total": total}
 
 
+def measure_size(args, size, tmp: Path, model_dir: Path | None) -> dict:
+    """Everything measured on ``args.photos`` photos of ``size`` in ``tmp``:
+    ``{"results": {label: seconds}, "pillow": per second, "end_to_end": per
+    second, "model": name, "load": seconds}``, said as it goes."""
+    import torch
+
+    from beetles.tool.modelfolder import load_folder, read_settings
+
+    (tmp / "photos").mkdir()
+    started = time.perf_counter()
+    photos = write_photos(tmp / "photos", args.photos, size)
+    print(f"{len(photos)} photos {size[0]}×{size[1]} JPEG written in {time.perf_counter() - started:.1f} s "
+          f"({sum(p.stat().st_size for p in photos) / len(photos) / 1e6:.1f} MB each)")
+    if model_dir is not None:
+        (tmp / "model").symlink_to(model_dir, target_is_directory=True)
+        weights = f"trained weights from {model_dir}"
+    else:
+        untrained_model(tmp / "model", args.model)
+        weights = "untrained, random weights (the speed does not depend on them)"
+    settings = read_settings(tmp / "model")
+    started = time.perf_counter()
+    model = load_folder(tmp / "model")
+    load = time.perf_counter() - started
+    print(f"model {settings['model']}, {settings['landmarks']} landmarks, {weights}; loading it takes "
+          f"{load:.2f} s (part of each end-to-end time)")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    model.predict_photos([model.decode(photos[0])], args.passes)  # warm-up (allocations, compilation)
+    passes_matter = model.info.spread_needs_passes
+    runs = {"1 pass": 1, f"{args.passes} passes": args.passes} if passes_matter else {"spread": args.passes}
+    results = {}
+    for label, passes in runs.items():
+        seconds = time_path(model, photos, passes, tmp / "out.tps")
+        results[label] = seconds
+        n = len(photos)
+        print(f"{label if passes_matter else 'with its spread'}: "
+              f"{n / seconds['total']:.2f} images/s end to end "
+              f"(decode {1000 * seconds['decode'] / n:.0f} ms/photo, network {1000 * seconds['network'] / n:.0f} "
+              f"ms/photo); decode excluded, 256×192 input{FINE_NOTE if model.info.fine_scale else ''}: "
+              f"{n / seconds['network']:.1f} images/s")
+    if not passes_matter:
+        print("(this model gives the spread with the prediction: no separate run without it)")
+    pillow = pillow_full_decode_rate(photos)
+    end_to_end = len(photos) / results[next(iter(results))]["total"]
+    print(f"Pillow alone decodes {pillow:.1f} of these photos per second at full size on one core; beetles "
+          f"predict places {end_to_end:.1f} per second end to end ({end_to_end / pillow:.2f}×)")
+    return {"results": results, "pillow": pillow, "end_to_end": end_to_end, "model": settings["model"], "load": load}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="zoom", help="zoom (default), cascade, heatmap, regress, 1, 2 or 3")
-    parser.add_argument("--size", default="3264x2448", help="photo size WxH (default %(default)s; e.g. 2000x2600)")
+    parser.add_argument("--size", default="3264x2448,2000x2600",
+                        help="photo sizes WxH, comma-separated, measured one after the other (default %(default)s: "
+                        "the study's camera, landscape, and a portrait photo)")
     parser.add_argument("--model-dir", default=None, help="a trained model folder instead of random weights")
-    parser.add_argument("--photos", type=int, default=20, help="photos to generate (default %(default)s)")
+    parser.add_argument("--photos", type=int, default=20, help="photos to generate per size (default %(default)s)")
     parser.add_argument("--passes", type=int, default=8, help="models 1-3: passes for the spread (default 8)")
     args = parser.parse_args(argv)
-    size = tuple(int(v) for v in args.size.lower().split("x"))
+    sizes = [tuple(int(v) for v in size.lower().split("x")) for size in args.size.split(",")]
 
     import torch
 
     from beetles.core.torchutil import use_all_cores
-    from beetles.tool.modelfolder import load_folder, read_settings
 
     use_all_cores()
-    with tempfile.TemporaryDirectory(prefix="beetles_predict_speed_") as tmp:
-        tmp = Path(tmp)
-        (tmp / "photos").mkdir()
-        started = time.perf_counter()
-        photos = write_photos(tmp / "photos", args.photos, size)
-        print(f"{len(photos)} photos {size[0]}×{size[1]} JPEG written in {time.perf_counter() - started:.1f} s "
-              f"({sum(p.stat().st_size for p in photos) / len(photos) / 1e6:.1f} MB each)")
-        if args.model_dir:
-            model_dir = tmp / "model"
-            model_dir.symlink_to(Path(args.model_dir).resolve(), target_is_directory=True)
-            weights = "trained weights from " + args.model_dir
-        else:
-            model_dir = untrained_model(tmp / "model", args.model)
-            weights = "untrained, random weights (the speed does not depend on them)"
-        settings = read_settings(model_dir)
-        started = time.perf_counter()
-        model = load_folder(model_dir)
-        load = time.perf_counter() - started
-        print(f"model {settings['model']}, {settings['landmarks']} landmarks, {weights}; loading it takes "
-              f"{load:.2f} s (part of each end-to-end time)")
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-        model.predict_photos([model.decode(photos[0])], args.passes)  # warm-up (allocations, compilation)
-        passes_matter = model.info.spread_needs_passes
-        runs = {"1 pass": 1, f"{args.passes} passes": args.passes} if passes_matter else {"spread": args.passes}
-        results = {}
-        for label, passes in runs.items():
-            seconds = time_path(model, photos, passes, tmp / "out.tps")
-            results[label] = seconds
-            n = len(photos)
-            print(f"{label if passes_matter else 'with its spread'}: "
-                  f"{n / seconds['total']:.2f} images/s end to end "
-                  f"(decode {1000 * seconds['decode'] / n:.0f} ms/photo, network {1000 * seconds['network'] / n:.0f} "
-                  f"ms/photo); decode excluded, 256×192 input{FINE_NOTE if model.info.fine_scale else ''}: "
-                  f"{n / seconds['network']:.1f} images/s")
-        if not passes_matter:
-            print("(this model gives the spread with the prediction: no separate run without it)")
-        pillow = pillow_full_decode_rate(photos)
-        end_to_end = len(photos) / results[next(iter(results))]["total"]
-        print(f"Pillow alone decodes {pillow:.1f} of these photos per second at full size on one core; beetles "
-              f"predict places {end_to_end:.1f} per second end to end ({end_to_end / pillow:.2f}×)")
-    key = " ".join(
-        f"{label.replace(' ', '_')}_{what}_s={value:.3f}" for label, seconds in results.items()
-        for what, value in seconds.items())
-    print(f"model={settings['model']} photos={len(photos)} size={size[0]}x{size[1]} "
-          f"threads={torch.get_num_threads()} load_s={load:.3f} {key}")
-    print(f"end_to_end_per_s={end_to_end:.2f} pillow_full_decode_per_s={pillow:.2f} ratio={end_to_end / pillow:.3f}")
+    model_dir = Path(args.model_dir).resolve() if args.model_dir else None
+    measured = {}
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="beetles_predict_speed_") as tmp:
+            measured[size] = measure_size(args, size, Path(tmp), model_dir)
+    for (width, height), m in measured.items():
+        key = " ".join(f"{label.replace(' ', '_')}_{what}_s={value:.3f}" for label, seconds in m["results"].items()
+                       for what, value in seconds.items())
+        print(f"model={m['model']} photos={args.photos} size={width}x{height} threads={torch.get_num_threads()} "
+              f"load_s={m['load']:.3f} {key}")
+    first, *others = measured.items()
+    (size, m) = first
+    print(f"end_to_end_per_s={m['end_to_end']:.2f} pillow_full_decode_per_s={m['pillow']:.2f} "
+          f"ratio={m['end_to_end'] / m['pillow']:.3f} size={size[0]}x{size[1]}"
+          + "".join(f" end_to_end_per_s_{w}x{h}={o['end_to_end']:.2f}" for (w, h), o in others))
     return 0
 
 

@@ -150,7 +150,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     result = predict(PredictSettings(
         model_dir=Path(args.model_dir), photos=args.photos, out=Path(args.out), csv=optional_path(args.csv),
         overlays=optional_path(args.overlays), review_threshold=args.review_threshold, passes=args.passes,
-        progress=not args.quiet, format=args.format, scale=args.scale,
+        progress=not args.quiet, format=args.format, scale=args.scale, save_every=args.save_every,
+        resume=args.resume, ray=args.ray, device=args.device,
     ))
     return 1 if result.skipped else 0
 
@@ -390,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from beetles.registry import DEFAULT_MODEL, MODELS
     from beetles.tool.inputs import DEFAULT_SEED, DEFAULT_VALIDATION
+    from beetles.tool.journal import SAVE_EVERY
     from beetles.tool.validate import PASSES
 
     train = sub.add_parser(
@@ -460,6 +462,19 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--passes", type=int, default=PASSES,
                          help="models 1-3: Monte-Carlo dropout (model 3) or test-time augmentation passes for "
                          "the spread (default %(default)s; 1: one deterministic pass, no spread)")
+    predict.add_argument("--save-every", type=int, default=SAVE_EVERY, metavar="N",
+                         help="save the landmarks every N photos into <out>.incomplete/ as they are placed, so that "
+                         "a run stopped half-way keeps them (default %(default)s); the folder goes once the files "
+                         "are written")
+    predict.add_argument("--resume", action="store_true",
+                         help="go on from an unfinished run's <out>.incomplete/: its photos are not placed again")
+    predict.add_argument("--ray", default=None, metavar="auto|ADDRESS",
+                         help="place the photos on a Ray cluster (auto: the running one), a model load per worker "
+                         "CPU; the workers need the model folder and photos at the same paths; pip install "
+                         "'beetles[ray]'")
+    predict.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                         help="where the network runs: cpu (default) or cuda (a CUDA GPU; the photos decode on "
+                         "every CPU core meanwhile)")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(func=_cmd_predict)
 

@@ -86,14 +86,14 @@ class CompactModel(LandmarkModel):
         return cls(info, n_landmarks, schedule, device=device, seed=schedule.seed)
 
     @classmethod
-    def load(cls, info, path, n_landmarks) -> "CompactModel":
+    def load(cls, info, path, n_landmarks, device="cpu") -> "CompactModel":
         state = load_state(path)
         saved_model, saved_n = state.get("model"), state.get("n_landmarks")
         if saved_model != info.name:
             raise WeightsError(f"{path}: weights of a '{saved_model}' model, but settings.json says '{info.name}'")
         if saved_n is not None and int(saved_n) != int(n_landmarks):
             raise WeightsError(f"{path}: weights for {int(saved_n)} landmarks, but settings.json says {n_landmarks}")
-        model = cls(info, n_landmarks, info.schedule(epochs=1), device="cpu", seed=None)
+        model = cls(info, n_landmarks, info.schedule(epochs=1), device=device, seed=None)
         model.set_params(state["params"], source=path)
         return model
 

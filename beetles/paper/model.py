@@ -74,7 +74,7 @@ class PaperModel(LandmarkModel):
         return model
 
     @classmethod
-    def load(cls, info, path, n_landmarks) -> "PaperModel":
+    def load(cls, info, path, n_landmarks, device="cpu") -> "PaperModel":
         from pathlib import Path
 
         path = Path(path)
@@ -84,19 +84,19 @@ class PaperModel(LandmarkModel):
             params = read_params(path)
         except (OSError, ValueError) as error:
             raise WeightsError(f"{path}: cannot read the weights ({error})") from None
-        model = cls(info, n_landmarks, make_engine("torch", "cpu"))
-        model._module = model._module_from(params, source=path)
+        model = cls(info, n_landmarks, make_engine("torch", device))
+        model._module = model._module_from(params, source=path, device=model.engine.torch_device)
         return model
 
-    def _module_from(self, params, source=None):
-        """A :class:`~beetles.paper.torch_layers.LandmarkNet` holding ``params``, on the CPU, in eval mode."""
+    def _module_from(self, params, source=None, device="cpu"):
+        """A :class:`~beetles.paper.torch_layers.LandmarkNet` holding ``params``, on ``device``, in eval mode."""
         import torch
 
         from beetles.paper.torch_layers import LandmarkNet, set_torch_params
 
         with torch.device("meta"):  # no initialisation: every weight is loaded (model 3: 92 M of them)
             module = LandmarkNet(self.network, self.n_landmarks)
-        module = module.to_empty(device="cpu")
+        module = module.to_empty(device=device)
         set_torch_params(module, params, source=source)
         return module.eval()
 

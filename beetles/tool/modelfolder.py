@@ -167,9 +167,9 @@ def read_settings(folder) -> dict:
     return settings
 
 
-def load_folder(folder):
+def load_folder(folder, device: str = "cpu"):
     """The trained :class:`~beetles.model.LandmarkModel` in ``folder`` (what
-    ``beetles train`` wrote), with clear errors naming the file for a missing
+    ``beetles train`` wrote), on ``device`` (``cpu``, ``cuda``), with clear errors naming the file for a missing
     folder or file, or weights that do not fit the settings (another
     landmark count, another model)."""
     folder = Path(folder)
@@ -180,7 +180,7 @@ def load_folder(folder):
     except (KeyError, TypeError, ValueError) as error:
         raise DataError(f"{folder / SETTINGS_JSON}: no usable 'model' and 'landmarks' ({error})") from None
     check_weights(folder / info.weights_file, settings.get("weights_sha256"))
-    return load_model(info, folder / info.weights_file, n_landmarks)
+    return load_model(info, folder / info.weights_file, n_landmarks, device=device)
 
 
 def file_sha256(path) -> str:

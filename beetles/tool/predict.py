@@ -27,7 +27,11 @@ writing one stops at once), all are written under temporary names and renamed
 into place together once all are written (a run that fails or is killed
 leaves the previous ones), none may be another, an input, or in the model
 folder (:func:`check_outputs`), and a photo whose name a TPS line cannot hold
-is skipped before it is placed (:func:`writable_photos`).
+is skipped before it is placed (:func:`writable_photos`).  The landmarks
+are saved chunk by chunk as they are placed, in ``<out>.incomplete``
+(:mod:`beetles.tool.collection`, :mod:`beetles.tool.journal`), so that a run
+killed half-way is taken up with ``--resume``; the folder goes once the
+files are written.
 """
 from __future__ import annotations
 
@@ -50,7 +54,9 @@ from beetles.core.staging import StagedFiles, remove_leftovers
 from beetles.formats.landmark_csv import XY, write_landmark_values
 from beetles.formats.results import write_table
 from beetles.formats.tps import shown_name, unwritable_name, write_tps
+from beetles.tool.collection import place_collection
 from beetles.tool.inputs import expand_inputs, photo_names
+from beetles.tool.journal import SAVE_EVERY
 from beetles.tool.modelfolder import load_calibration, load_folder, read_settings, settings_names
 from beetles.tool.overlays import write_overlay
 from beetles.tool.validate import BATCH, PASSES
@@ -67,8 +73,11 @@ class PredictSettings:
     folders of photos (or ``.tps`` files listing photos), the file to write
     and its ``format`` (:data:`OUTPUT_FORMATS`; ``None``: by its suffix), and
     optionally the CSV, the overlays folder, the review threshold (photo
-    pixels), the passes of a model whose spread needs several, and the
-    ``scale`` (units per pixel) for photos a listing gives none."""
+    pixels), the passes of a model whose spread needs several, the
+    ``scale`` (units per pixel) for photos a listing gives none, and how a
+    collection is placed (:mod:`beetles.tool.collection`): the photos per
+    saved chunk, whether to take up an unfinished run, a Ray address, and
+    the device the network runs on (photos decode on the CPU)."""
 
     model_dir: Path
     photos: list
@@ -80,6 +89,10 @@ class PredictSettings:
     progress: bool = True
     format: str | None = None
     scale: float | None = None
+    save_every: int = SAVE_EVERY
+    resume: bool = False
+    ray: str | None = None
+    device: str = "cpu"
 
 
 @dataclass
@@ -128,20 +141,27 @@ def predict(run: PredictSettings, log=print, warn=None) -> PredictResult:
     landmark_names = settings_names(settings)
     with holding(targets):
         writable, refused = writable_photos(photos, warn)
-        placed, skipped, calibration = place_with_folder(run.model_dir, writable, run.passes, run.progress, warn)
+        placed, skipped, calibration, journal = place_collection(run, out, writable, settings, log, warn)
         skipped = refused + skipped
         if not placed:
+            journal.clear()
             raise DataError(f"none of the {len(photos)} photo(s) could be read"
                             + (" or named in a TPS file" if refused else "") + "; nothing written")
         result = PredictResult(len(placed), skipped)
         if run.review_threshold is not None:
             result.review = review_rows(photo_names([p.path for p in placed])[0], placed, run.review_threshold)
         scale = default_scale(run, settings.get("scale"), listed, placed, log)
-        result.files = write_outputs(targets, kind, placed, listed, scale, landmark_names, result.review)
+        try:
+            result.files = write_outputs(targets, kind, placed, listed, scale, landmark_names, result.review)
+        except (BeetlesError, OSError):
+            warn(f"the landmarks of {len(placed)} photo(s) are kept in {journal.folder}: the same command with "
+                 "--resume writes the files without placing the photos again")
+            raise
         if run.review_threshold is not None:
             tell_review(result.review, run.review_threshold, calibration is not None, targets[REVIEW], log)
         if run.overlays is not None:
             result.files += write_overlays(Path(run.overlays), placed, landmark_names, skipped, warn)
+        journal.clear()
     log(f"landmarks of {len(placed)} photo(s) written to {out}" + (f"; {len(skipped)} skipped" if skipped else ""))
     return result
 
@@ -155,6 +175,8 @@ def check_options(run: PredictSettings) -> tuple[Path, str]:
         raise BeetlesError(f"--review-threshold {run.review_threshold:g}: give a number of pixels >= 0")
     if run.scale is not None and not run.scale > 0:
         raise BeetlesError(f"--scale {run.scale:g}: give the units per pixel, a number > 0")
+    if run.save_every < 1:
+        raise BeetlesError(f"--save-every {run.save_every}: give a number of photos >= 1")
     out = Path(run.out)
     return out, output_format(out, run.format)
 
@@ -361,12 +383,14 @@ def place_with_folder(model_dir, photos, passes: int = PASSES, progress: bool = 
     return (*place_photos(model, photos, passes, calibration, progress, warn), calibration)
 
 
-def place_photos(model, photos, passes: int = PASSES, calibration=None, progress: bool = True, warn=None):
+def place_photos(model, photos, passes: int = PASSES, calibration=None, progress: bool = True, warn=None,
+                 threads: int | None = None):
     """Decode ``photos`` (paths) as ``model`` reads them and place their
     landmarks, :data:`BATCH` at a time: ``(placed, skipped)``, a
     :class:`Placed` per photo read (photo pixels, y down; the 90 % radius
     from ``calibration``, a :class:`~beetles.core.calibration.Calibration`,
-    else ``nan``) and ``(path, reason)`` per photo that could not be read."""
+    else ``nan``) and ``(path, reason)`` per photo that could not be read.
+    ``threads``: decoding threads (default :func:`decode_threads`)."""
     warn = warn or (lambda text: print(text, file=sys.stderr))
     placed, skipped, batch = [], [], []
 
@@ -381,7 +405,7 @@ def place_photos(model, photos, passes: int = PASSES, calibration=None, progress
         batch.clear()
 
     bar = tqdm(total=len(photos), desc="photos", unit="img", disable=not progress, leave=False)
-    for path, decoded in decoded_ahead(model, photos):
+    for path, decoded in decoded_ahead(model, photos, threads or decode_threads(model)):
         bar.update(1)
         if isinstance(decoded, Exception):
             skipped.append((path, str(decoded)))
@@ -402,6 +426,15 @@ def place_photos(model, photos, passes: int = PASSES, calibration=None, progress
 #: bounded whatever the number of photos.
 DECODE_THREADS = 2
 DECODE_AHEAD = 2 * BATCH
+
+
+def decode_threads(model) -> int:
+    """Decoding threads for ``model``: :data:`DECODE_THREADS` when the network
+    shares the CPU, every core when it runs on a GPU."""
+    import os
+
+    on_gpu = getattr(model, "device_name", "cpu") not in ("cpu", None)
+    return max(DECODE_THREADS, os.cpu_count() or 1) if on_gpu else DECODE_THREADS
 
 
 def decoded_ahead(model, photos, threads: int = DECODE_THREADS, ahead: int = DECODE_AHEAD):

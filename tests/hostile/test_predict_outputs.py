@@ -173,7 +173,14 @@ def test_a_writer_that_fails_leaves_the_previous_files_unchanged(model, photos, 
     line = capsys.readouterr().err.strip().splitlines()[-1]  # after the photo skipped
     target = {"write_predictions_csv": "pred.csv", "write_tps": "pred.tps", "write_table": "pred_review.csv"}
     assert line.endswith(f"{run / target[failing]}: the disk is full"), line  # the file, not its temporary
-    assert contents(run) == before  # the old files, and no temporary or lock file left
+    after = contents(run)
+    kept = {name for name in after if name.startswith("pred.tps.incomplete/")}
+    assert kept  # the landmarks placed, for --resume
+    assert {k: v for k, v in after.items() if k not in kept} == before  # the old files, no temporary or lock
+    monkeypatch.undo()
+    assert predict(model, *args, "--scale", "2", "--resume") == 1
+    assert "resuming: 5 of 5 photo(s) already placed" in capsys.readouterr().out
+    assert set(contents(run)) == set(before) and contents(run) != before
 
 
 def test_a_csv_in_a_folder_that_is_a_file_is_refused_before_anything_is_written(model, photos, tmp_path, capsys):
@@ -215,16 +222,17 @@ def test_a_killed_run_leaves_the_old_files_or_the_new_ones_never_one_of_each(mod
     for delay in [*rng.uniform(0.5, seconds, 3), *rng.uniform(0.85 * seconds, seconds, 2)]:
         for name, data in zip(("pred.tps", "pred.csv", "pred_review.csv"), old):
             (run / name).write_bytes(data)
-        process = subprocess.Popen(_predict_process(model, every, out, "--scale", "2"), env=env, cwd=ROOT,
+        process = subprocess.Popen(_predict_process(model, every, out, "--scale", "2", "--resume"), env=env, cwd=ROOT,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         process.wait()
         assert _outputs(run) in (old, new), f"killed after {delay:.2f} s of {seconds:.2f} s: a mix of the runs"
-    # the next run clears what the killed ones left, and writes B's files
-    subprocess.run(_predict_process(model, every, out, "--scale", "2"), check=True, env=env, cwd=ROOT)
+    # the next run clears what the killed ones left, takes up the landmarks they
+    # saved (<out>.incomplete), and writes B's files
+    subprocess.run(_predict_process(model, every, out, "--scale", "2", "--resume"), check=True, env=env, cwd=ROOT)
     assert _outputs(run) == new
-    assert not [p.name for p in run.iterdir() if ".staged" in p.name]
+    assert not [p.name for p in run.iterdir() if ".staged" in p.name or p.name.endswith(".incomplete")]
     # another process holding the lock: the run stops at once, naming it
     with held(out, "writing predictions into it"):
         done = subprocess.run(_predict_process(model, every, out), env=env, cwd=ROOT, capture_output=True, text=True)

@@ -69,7 +69,7 @@ def test_predict_maps_network_points_back_to_each_photo(tmp_path, monkeypatch):
     model = build_model("heatmap", 2, model_info("heatmap").schedule(epochs=1))  # answers the same for every photo
     monkeypatch.setattr(model, "predict_points", lambda photos: (
         np.repeat(normalise(network_point).reshape(1, 2, 2), len(photos), 0), np.repeat(spread_net[None], len(photos), 0)))
-    monkeypatch.setattr("beetles.tool.predict.load_folder", lambda folder: model)
+    monkeypatch.setattr("beetles.tool.modelfolder.load_folder", lambda folder, device="cpu": model)
     monkeypatch.setattr("beetles.tool.predict.read_settings", lambda folder: {})
     sizes = {"wide.png": (400, 200), "tall.jpg": (150, 300), "four_three.png": (320, 240)}
     for name, size in sizes.items():
