@@ -3,6 +3,9 @@
 :func:`write_outputs` writes into the experiment's folder:
 
 ``table01_losses.csv``   ``round,train_loss,valid_loss`` (final epoch; Tables 1, 5, 7, 9)
+``learning_curves.csv``  every round's every epoch: ``round`` and the columns of ``losses.csv``
+                         (:data:`~beetles.core.history.LOSS_COLUMNS`, with ``held_out_px``,
+                         and the round's ``trivial_px``)
 ``distances.csv``        ``landmark,distance`` over held-out specimens (Tables 3, 4)
 ``spread.csv``           ``landmark,mean_spread`` (models that measure a spread)
 ``predictions.tps``      held-out predictions, photo frame, y up
@@ -24,7 +27,7 @@ import numpy as np
 
 from beetles.core.files import write_text
 from beetles.core.frames import NETWORK, rescale
-from beetles.core.history import plot_losses, read_losses
+from beetles.core.history import LOSS_COLUMNS, plot_losses, read_losses
 from beetles.core.metrics import mean_distances, spread_summary, trivial_predictor_distances
 from beetles.core.versions import stack_versions
 from beetles.formats.landmark_csv import read_landmark_values
@@ -89,12 +92,18 @@ class RunSummary:
         return write_text(Path(folder) / "run.json", json.dumps(self.to_json(), indent=2))
 
 
+def _digits(value) -> str:
+    """A learning-curve cell: 8 significant digits (losses reach 1e-4), empty for nan."""
+    value = float(value)
+    return "" if np.isnan(value) else f"{value:.8g}"
+
+
 def write_outputs(experiment: Experiment, rounds, records: list[RoundRecord]) -> RunSummary:
     """Gather the finished rounds into the experiment's tables and figures."""
     out, data = experiment.out, experiment.data
     write_table(out / "table01_losses.csv", ["round", "train_loss", "valid_loss"],
                 [[r.round, r.train_loss, r.valid_loss] for r in records])
-    manual, predicted, tested, trivial = [], [], [], []
+    manual, predicted, tested, trivial, curves = [], [], [], [], []
     for round_ in rounds:
         paired = read_paired_csv(round_dir(experiment, round_) / "predictions.csv")
         manual.append(paired.manual)
@@ -102,10 +111,14 @@ def write_outputs(experiment: Experiment, rounds, records: list[RoundRecord]) ->
         tested.extend(int(i) for i in round_.test)
         train = np.stack([data[i].in_frame(NETWORK).landmarks for i in round_.train])
         trivial.append((len(round_.test), trivial_predictor_distances(train, paired.manual)))
-        plot_losses(read_losses(round_dir(experiment, round_) / "losses.csv"),
-                    out / f"fig_losses_round{round_.number}.png",
-                    f"{experiment.name}, round {round_.number}: loss per epoch",
-                    trivial=float(np.nanmean(trivial[-1][1])))
+        losses, trivial_px = np.atleast_1d(read_losses(round_dir(experiment, round_) / "losses.csv")), \
+            float(np.nanmean(trivial[-1][1]))
+        plot_losses(losses, out / f"fig_losses_round{round_.number}.png",
+                    f"{experiment.name}, round {round_.number}: loss per epoch", trivial=trivial_px)
+        names = losses.dtype.names or ()  # files written before held_out_px: nan there
+        curves += [[round_.number, *(_digits(row[n]) if n in names else "" for n in LOSS_COLUMNS),
+                    _digits(trivial_px)] for row in losses]
+    write_table(out / "learning_curves.csv", ["round", *LOSS_COLUMNS, "trivial_px"], curves)
     manual, predicted = np.concatenate(manual), np.concatenate(predicted)
     distances = mean_distances(manual, predicted)
     spread_files = [round_dir(experiment, r) / "spread.csv" for r in rounds]

@@ -74,6 +74,10 @@ def test_tiny_experiment_end_to_end_with_resume(tmp_path, monkeypatch, capsys, m
     assert np.isfinite(losses["held_out_px"]).all()
     np.testing.assert_allclose(losses["held_out_px"][-1], final, rtol=1e-4)
     assert len(set(np.round(losses["held_out_px"], 6))) > 1  # it moves as the weights do
+    curves = np.genfromtxt(out / "learning_curves.csv", delimiter=",", names=True)
+    first = curves[curves["round"] == 1]
+    np.testing.assert_allclose(first["held_out_px"], losses["held_out_px"], rtol=1e-6)
+    assert len(curves) == 2 * len(losses) and np.all(curves["trivial_px"] > 0)
     recorded = json.loads((out / "run.json").read_text())
     assert recorded["held_out_specimens"] == 3 and recorded["engine"] == engine
     assert recorded["schedule"]["epochs"] == 4 and len(recorded["rounds"]) == 2
