@@ -57,8 +57,13 @@ def test_fixed_split_and_epoch_reports():
     seen = []
     net = FakeNet()
     net.update_momentum = FakeShared(np.float32(0.9))
-    ReportEpoch([seen.append])(net, [{"epoch": 3, "train_loss": 0.5, "valid_loss": 0.25, "dur": 1.5}])
-    assert seen == [Epoch(3, 0.5, 0.25, float(np.float32(0.03)), float(np.float32(0.9)), 1.5)]
+    report = ReportEpoch([seen.append])
+    report(net, [{"epoch": 3, "train_loss": 0.5, "valid_loss": 0.25, "dur": 1.5}])
+    expected = Epoch(3, 0.5, 0.25, float(np.float32(0.03)), float(np.float32(0.9)), 1.5)
+    assert seen[0].row()[:6] == expected.row()[:6] and np.isnan(seen[0].held_out)  # nothing watched
+    report.monitor = lambda watched: 7.25 if watched is net else -1.0  # a held-out error, asked of the net
+    report(net, [{"epoch": 4, "train_loss": 0.4, "valid_loss": 0.2, "dur": 1.0}])
+    assert seen[1].number == 4 and seen[1].held_out == 7.25
 
 
 @pytest.fixture(scope="module")
