@@ -150,15 +150,24 @@ def write_landmark_values(path, names, columns: dict, digits: int | None = 4, la
     ``digits`` decimals (``None``: every digit, as ``repr``); with
     ``landmark_names`` (one per landmark), a ``name`` column after
     ``landmark``.  Atomic."""
-    arrays = [[np.asarray(row, dtype=np.float64) for row in values] for values in columns.values()]
+    arrays = list(columns.values())
+    rows = ((name, [a[index] for a in arrays]) for index, name in enumerate(names))
+    return write_landmark_rows(path, list(columns), rows, digits, landmark_names)
+
+
+def write_landmark_rows(path, header, rows, digits: int | None = 4, landmark_names=None) -> Path:
+    """:func:`write_landmark_values` from ``rows``, an iterable (an iterator
+    is written as it comes) of ``(image, [values of each column of header,
+    (n,) each])``.  Atomic."""
     label = list(landmark_names) if landmark_names is not None else None
     with atomic_write(path) as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["image", "landmark", *([NAME_COLUMN] if label else []), *columns])
-        for index, name in enumerate(names):
-            for k in range(len(arrays[0][index]) if arrays else 0):
+        writer.writerow(["image", "landmark", *([NAME_COLUMN] if label else []), *header])
+        for name, values in rows:
+            values = [np.asarray(v, dtype=np.float64) for v in values]
+            for k in range(len(values[0]) if values else 0):
                 named = [label[k] if k < len(label) else ""] if label else []
-                writer.writerow([name, k + 1, *named, *(_format(a[index][k], digits) for a in arrays)])
+                writer.writerow([name, k + 1, *named, *(_format(v[k], digits) for v in values)])
     return Path(path)
 
 

@@ -340,10 +340,12 @@ def write_tps(path, specimens, image_dir=None) -> Path:
 
     ``IMAGE=`` is the photo's path relative to ``image_dir`` (default: its
     file name); ``ID=`` always (ktch requires it).  Missing landmarks are
-    written ``-1 -1``.  Atomic.
+    written ``-1 -1``.  Atomic; ``specimens`` may be an iterator, written
+    one block at a time (a collection is never held whole).
     """
     with atomic_write(path) as handle:
-        handle.write(format_tps(specimens, image_dir))
+        for block in tps_blocks(specimens, image_dir):
+            handle.write(block)
     return Path(path)
 
 
@@ -357,15 +359,17 @@ def default_ids(specimens) -> list[str]:
 def format_tps(specimens, image_dir=None) -> str:
     """The text :func:`write_tps` writes (y up, ``-1 -1`` for a missing landmark,
     ``ID=`` always: the specimen's, else :func:`default_ids`)."""
-    specimens = list(specimens)
-    blocks = []
-    for specimen, default_id in zip(specimens, default_ids(specimens), strict=True):
+    return "".join(tps_blocks(specimens, image_dir))
+
+
+def tps_blocks(specimens, image_dir=None):
+    """Each specimen's block of :func:`format_tps`, one at a time."""
+    for position, specimen in enumerate(specimens):
         name = specimen.image.relative_to(image_dir).as_posix() if image_dir else specimen.image.name
         curves = [flip_y(c, specimen.frame.height) for c in specimen.extra.get("curves") or []]
-        ident = str(specimen.id) if specimen.id is not None else default_id
-        blocks.append(format_block(flip_y(specimen.landmarks, specimen.frame.height), ident, name, specimen.scale,
-                                   specimen.comment, curves))
-    return "".join(blocks)
+        ident = str(specimen.id) if specimen.id is not None else str(position)  # default_ids
+        yield format_block(flip_y(specimen.landmarks, specimen.frame.height), ident, name, specimen.scale,
+                           specimen.comment, curves)
 
 
 def format_block(points_up, ident: str, image: str | None = None, scale: float | None = None,

@@ -5,7 +5,8 @@ it goes, resumable, on this machine or on a Ray cluster.
 (:func:`beetles.tool.journal.chunks`), places each chunk that its journal
 does not already hold (:func:`beetles.tool.predict.place_photos`, decoding
 ahead of the network) and writes each into the journal as it is finished;
-it returns every photo's landmarks in the order given, for the output files.
+the output files are then written from the journal, a chunk at a time
+(:class:`Placement`), so memory does not grow with the landmarks either.
 
 On a Ray cluster (``--ray auto|ADDRESS``, the optional extra
 ``beetles[ray]``) the chunks go to a pool of actors (:class:`_Placer`), one
@@ -17,6 +18,7 @@ The workers need the model folder and the photos at the same paths.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 from tqdm import tqdm
 
@@ -24,22 +26,56 @@ from beetles.core.errors import BeetlesError
 from beetles.tool.journal import Journal, chunks, journal_folder, journal_key
 
 
-def place_collection(run, out, photos, settings: dict, log=print, warn=None):
-    """``(placed, skipped, calibration, journal)`` for ``photos`` (paths, in order)
-    under ``run`` (a :class:`~beetles.tool.predict.PredictSettings`: model
-    folder, passes, ``save_every``, ``resume``, ``ray``; ``settings``: the
-    folder's ``settings.json``), journaled beside ``out`` (see the module docstring).  Raises :class:`BeetlesError` when an
-    unfinished run's journal is there and ``run.resume`` is not set (nothing
-    is thrown away unasked), or when it belongs to other settings."""
+@dataclass
+class Placement:
+    """What :func:`place_collection` placed: every chunk's landmarks are in
+    ``journal`` (read back one chunk at a time by :meth:`placed`, so a
+    collection is never held whole); ``counts``: photos placed per chunk
+    index; ``skipped``: ``(path, reason)`` of the photos that could not be
+    read; ``calibration``: the model folder's (``None``: none)."""
+
+    journal: Journal
+    parts: list
+    counts: dict
+    skipped: list
+    calibration: object
+
+    @property
+    def count(self) -> int:
+        """Photos placed."""
+        return sum(self.counts.values())
+
+    def paths(self) -> list:
+        """The placed photos' paths, in order."""
+        skipped = {str(path) for path, _ in self.skipped}
+        return [p for c in self.parts for p in c.photos if str(p) not in skipped]
+
+    def placed(self):
+        """Each placed photo's :class:`~beetles.tool.predict.Placed`, in order, a chunk at a time."""
+        for chunk in self.parts:
+            if self.counts.get(chunk.index):
+                yield from self.journal.read(chunk, check=False)[0]
+
+
+def place_collection(run, out, photos, settings: dict, log=print, warn=None) -> Placement:
+    """Place ``photos`` (paths, in order) under ``run`` (a
+    :class:`~beetles.tool.predict.PredictSettings`: model folder, passes,
+    ``save_every``, ``resume``, ``ray``; ``settings``: the folder's
+    ``settings.json``), journaled beside ``out`` (see the module docstring).
+    Raises :class:`BeetlesError` when an unfinished run's journal is there
+    and ``run.resume`` is not set (nothing is thrown away unasked), or when
+    it belongs to other settings."""
     from beetles.tool.modelfolder import load_calibration
 
     warn = warn or (lambda text: print(text, file=sys.stderr))
     journal = open_journal(run, out, len(photos), settings, log)
     parts = chunks(photos, run.save_every)
-    done = {c.index: journal.read(c) for c in parts if run.resume} if run.resume else {}
-    done = {index: result for index, result in done.items() if result is not None}
-    for placed, skipped in done.values():
-        _tell_skipped(skipped, warn)
+    done = {}
+    for chunk in parts if run.resume else ():
+        saved = journal.read(chunk)
+        if saved is not None:
+            done[chunk.index] = (len(saved[0]), saved[1])
+            _tell_skipped(saved[1], warn)
     if done:
         log(f"resuming: {sum(len(parts[k].photos) for k in done)} of {len(photos)} photo(s) already placed "
             f"(in {journal.folder})")
@@ -49,9 +85,9 @@ def place_collection(run, out, photos, settings: dict, log=print, warn=None):
                unit="img", disable=not run.progress, leave=False)
     try:
         if todo and run.ray is not None:
-            results = _on_ray(run, todo, journal, bar, warn)
+            done.update(_on_ray(run, todo, journal, bar, warn))
         else:
-            results = _here(run, todo, journal, calibration, bar, warn)
+            done.update(_here(run, todo, journal, calibration, bar, warn))
     except KeyboardInterrupt:
         bar.close()
         kept = sum(len(c.photos) for c in parts if journal.chunk_file(c.index).is_file())
@@ -59,12 +95,8 @@ def place_collection(run, out, photos, settings: dict, log=print, warn=None):
              "run the same command with --resume to go on")
         raise
     bar.close()
-    done.update(results)
-    placed, skipped = [], []
-    for chunk in parts:
-        placed += done[chunk.index][0]
-        skipped += done[chunk.index][1]
-    return placed, skipped, calibration, journal
+    skipped = [entry for chunk in parts for entry in done[chunk.index][1]]
+    return Placement(journal, parts, {k: n for k, (n, _) in done.items()}, skipped, calibration)
 
 
 def open_journal(run, out, total: int, settings: dict, log) -> Journal:
@@ -104,9 +136,10 @@ def _silent(text) -> None:
 
 
 def _finished(journal, chunk, placed, skipped, results: dict, bar, warn) -> None:
-    """Save a placed chunk, keep it in ``results``, and tell what it skipped."""
+    """Save a placed chunk, count it in ``results`` (the landmarks stay in
+    the journal only), and tell what it skipped."""
     journal.write(chunk, placed, skipped)
-    results[chunk.index] = (placed, skipped)
+    results[chunk.index] = (len(placed), skipped)
     bar.update(len(chunk.photos))
     if skipped:
         bar.clear()

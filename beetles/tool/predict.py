@@ -51,7 +51,7 @@ from beetles.core.frames import photo_frame
 from beetles.core.locks import held
 from beetles.core.specimen import Specimen
 from beetles.core.staging import StagedFiles, remove_leftovers
-from beetles.formats.landmark_csv import XY, write_landmark_values
+from beetles.formats.landmark_csv import XY, write_landmark_rows
 from beetles.formats.results import write_table
 from beetles.formats.tps import shown_name, unwritable_name, write_tps
 from beetles.tool.collection import place_collection
@@ -141,28 +141,30 @@ def predict(run: PredictSettings, log=print, warn=None) -> PredictResult:
     landmark_names = settings_names(settings)
     with holding(targets):
         writable, refused = writable_photos(photos, warn)
-        placed, skipped, calibration, journal = place_collection(run, out, writable, settings, log, warn)
-        skipped = refused + skipped
-        if not placed:
+        placement = place_collection(run, out, writable, settings, log, warn)
+        journal, skipped = placement.journal, refused + placement.skipped
+        if not placement.count:
             journal.clear()
             raise DataError(f"none of the {len(photos)} photo(s) could be read"
                             + (" or named in a TPS file" if refused else "") + "; nothing written")
-        result = PredictResult(len(placed), skipped)
+        result = PredictResult(placement.count, skipped)
+        paths = placement.paths()
         if run.review_threshold is not None:
-            result.review = review_rows(photo_names([p.path for p in placed])[0], placed, run.review_threshold)
-        scale = default_scale(run, settings.get("scale"), listed, placed, log)
+            result.review = review_rows(photo_names(paths)[0], placement.placed(), run.review_threshold)
+        scale = default_scale(run, settings.get("scale"), listed, paths, log)
         try:
-            result.files = write_outputs(targets, kind, placed, listed, scale, landmark_names, result.review)
+            result.files = write_outputs(targets, kind, placement, listed, scale, landmark_names, result.review)
         except (BeetlesError, OSError):
-            warn(f"the landmarks of {len(placed)} photo(s) are kept in {journal.folder}: the same command with "
-                 "--resume writes the files without placing the photos again")
+            warn(f"the landmarks of {placement.count} photo(s) are kept in {journal.folder}: the same command "
+                 "with --resume writes the files without placing the photos again")
             raise
         if run.review_threshold is not None:
-            tell_review(result.review, run.review_threshold, calibration is not None, targets[REVIEW], log)
+            tell_review(result.review, run.review_threshold, placement.calibration is not None, targets[REVIEW], log)
         if run.overlays is not None:
-            result.files += write_overlays(Path(run.overlays), placed, landmark_names, skipped, warn)
+            result.files += write_overlays(Path(run.overlays), placement.placed(), landmark_names, skipped, warn)
         journal.clear()
-    log(f"landmarks of {len(placed)} photo(s) written to {out}" + (f"; {len(skipped)} skipped" if skipped else ""))
+    log(f"landmarks of {placement.count} photo(s) written to {out}"
+        + (f"; {len(skipped)} skipped" if skipped else ""))
     return result
 
 
@@ -202,8 +204,10 @@ def check_outputs(targets: dict[str, Path], inputs, photos, model_dir) -> None:
     listing ``.tps`` files) or of the ``photos`` they stand for, inside the
     model folder ``model_dir`` (its next training would refuse or replace
     the file), a folder, or in a folder that is a file."""
+    wanted = {path.resolve() for path in targets.values()}
     given = {Path(p).resolve(): "one of the inputs" for p in inputs if Path(p).is_file()}
-    given.update({p.resolve(): "one of the photos to place" for p in photos})
+    given.update({resolved: "one of the photos to place" for resolved in map(Path.resolve, photos)
+                  if resolved in wanted})  # only the targets' own: a collection's paths are not held twice
     model = Path(model_dir).resolve()
     seen: dict[Path, str] = {}
     for label, path in targets.items():
@@ -275,47 +279,47 @@ def writable_photos(photos, warn) -> tuple[list[Path], list]:
     return kept, refused
 
 
-def write_outputs(targets: dict[str, Path], kind: str, placed, listed: dict, scale, landmark_names, review) -> list:
-    """Write the files of ``targets`` (:func:`output_files`) for ``placed``
-    (``kind``: the format of :data:`OUT`; ``listed``, ``scale``: see
+def write_outputs(targets: dict[str, Path], kind: str, placement, listed: dict, scale, landmark_names,
+                  review) -> list:
+    """Write the files of ``targets`` (:func:`output_files`) for
+    ``placement`` (a :class:`~beetles.tool.collection.Placement`; ``kind``:
+    the format of :data:`OUT`; ``listed``, ``scale``: see
     :func:`predict_specimens`; ``review``: :func:`review_rows`), each under a
     temporary name, all renamed into place when all are written; returns
-    them, :data:`OUT` first."""
-    names, _ = photo_names([p.path for p in placed])
-    table = (names, [p.points for p in placed], [p.spread for p in placed], [p.radius for p in placed])
+    them, :data:`OUT` first.  TPS and CSV files are written a chunk at a
+    time; a SLEAP or COCO file is made whole in memory (sleap-io's)."""
+    names, image_dir = photo_names(placement.paths())
     with StagedFiles() as staged:
         if CSV in targets:
-            write_predictions_csv(staged.path(targets[CSV]), *table, landmark_names)
+            write_placed_csv(staged.path(targets[CSV]), names, placement.placed(), landmark_names)
         if REVIEW in targets:
             write_table(staged.path(targets[REVIEW]), REVIEW_COLUMNS, review)
         temporary = staged.path(targets[OUT])  # renamed last: the file readers take as the result
+        specimens = predict_specimens(placement.placed(), listed, scale, image_dir)
         if kind == "csv":
-            write_predictions_csv(temporary, *table, landmark_names)
+            write_placed_csv(temporary, names, placement.placed(), landmark_names)
         elif kind == "tps":
-            specimens, image_dir = predict_specimens(placed, listed, scale)
             write_tps(temporary, specimens, image_dir=image_dir)
         else:
             from beetles.formats.pose import write_pose
 
-            write_pose(temporary, predict_specimens(placed, listed, scale)[0], kind, names=landmark_names)
+            write_pose(temporary, list(specimens), kind, names=landmark_names)
     return [targets[key] for key in (OUT, CSV, REVIEW) if key in targets]
 
 
-def predict_specimens(placed, listed: dict, scale) -> tuple[list[Specimen], Path | None]:
-    """``(specimens, image_dir)`` to write: a :class:`Specimen` per
-    :class:`Placed` (its photo resolved when two photos share a name, then
-    named from ``image_dir``, their common folder), with the ``ID=``,
-    ``COMMENT=`` and ``SCALE=`` of its record in ``listed`` (a listing
-    ``.tps``), else ``scale``."""
-    _, image_dir = photo_names([p.path for p in placed])
-    specimens = []
+def predict_specimens(placed, listed: dict, scale, image_dir: Path | None):
+    """A :class:`Specimen` to write for each :class:`Placed` of ``placed``
+    (an iterable, taken as it comes): its photo resolved when two photos
+    share a name (``image_dir``, their common folder, from
+    :func:`~beetles.tool.inputs.photo_names`, then names them), with the
+    ``ID=``, ``COMMENT=`` and ``SCALE=`` of its record in ``listed`` (a
+    listing ``.tps``), else ``scale``."""
     for p in placed:
         record = listed.get(p.path.resolve())
-        specimens.append(Specimen(p.path.resolve() if image_dir else p.path, p.points,
-                                  photo_frame(p.box.photo_width, p.box.photo_height),
-                                  id=record.id if record else None, comment=record.comment if record else None,
-                                  scale=record.scale if record and record.scale else scale))
-    return specimens, image_dir
+        yield Specimen(p.path.resolve() if image_dir else p.path, p.points,
+                       photo_frame(p.box.photo_width, p.box.photo_height),
+                       id=record.id if record else None, comment=record.comment if record else None,
+                       scale=record.scale if record and record.scale else scale)
 
 
 def tell_review(review, threshold: float, calibrated: bool, path: Path, log) -> None:
@@ -360,13 +364,13 @@ def output_format(out: Path, given: str | None) -> str:
     return kind
 
 
-def default_scale(run: PredictSettings, shared, listed: dict, placed, log) -> float | None:
+def default_scale(run: PredictSettings, shared, listed: dict, paths, log) -> float | None:
     """The ``SCALE=`` for photos no listing gives one: ``--scale``, else
     ``shared``, the scale every training photo of the model folder had (said
     to ``log``: photos taken at another magnification need their own)."""
     if run.scale is not None:
         return run.scale
-    without = [p for p in placed if not getattr(listed.get(p.path.resolve()), "scale", None)]
+    without = [p for p in paths if not getattr(listed.get(Path(p).resolve()), "scale", None)]
     if shared and without:
         log(f"SCALE={shared:g} written for {len(without)} photo(s): the scale every training photo of "
             f"{run.model_dir} had; give --scale (or a listing .tps with SCALE=) for photos taken at another "
@@ -471,12 +475,24 @@ def review_rows(names, placed, threshold: float) -> list[list]:
     return rows
 
 
+#: The columns of the predictions CSV after ``image,landmark[,name]``.
+PREDICTION_COLUMNS = [*XY, "spread_px", "radius90_px"]
+
+
 def write_predictions_csv(path, names, points, spreads, radii=None, landmark_names=None) -> Path:
     """``image,landmark[,name],x,y_down,spread_px,radius90_px`` (photo pixels,
-    y down, landmarks from 1; empty: none), atomically;
+    y down, landmarks from 1; empty: none): ``points`` ``(n, 2)``,
+    ``spreads`` and ``radii`` ``(n,)`` per image of ``names``, atomically;
     :func:`beetles.formats.landmark_csv.read_long_csv` reads it back (it
     ignores the last two)."""
     radii = list(radii) if radii is not None else [np.full(len(p), np.nan) for p in points]
-    return write_landmark_values(path, names, {XY[0]: [p[:, 0] for p in points], XY[1]: [p[:, 1] for p in points],
-                                               "spread_px": list(spreads), "radius90_px": radii},
-                                 landmark_names=landmark_names)
+    rows = ((n, [p[:, 0], p[:, 1], s, r]) for n, p, s, r in zip(names, points, spreads, radii, strict=True))
+    return write_landmark_rows(path, PREDICTION_COLUMNS, rows, landmark_names=landmark_names)
+
+
+def write_placed_csv(path, names, placed, landmark_names=None) -> Path:
+    """:func:`write_predictions_csv` of ``placed`` (:class:`Placed`, an
+    iterable written as it comes), named ``names``."""
+    rows = ((name, [p.points[:, 0], p.points[:, 1], p.spread, p.radius])
+            for name, p in zip(names, placed, strict=True))
+    return write_landmark_rows(path, PREDICTION_COLUMNS, rows, landmark_names=landmark_names)

@@ -153,7 +153,7 @@ def test_staged_files_are_renamed_together_or_not_at_all(tmp_path):
     assert other.exists()
 
 
-@pytest.mark.parametrize("failing", ["write_predictions_csv", "write_tps", "write_table"])
+@pytest.mark.parametrize("failing", ["write_placed_csv", "write_tps", "write_table"])
 def test_a_writer_that_fails_leaves_the_previous_files_unchanged(model, photos, tmp_path, monkeypatch, capsys,
                                                                 failing):
     folder, _ = photos
@@ -171,7 +171,7 @@ def test_a_writer_that_fails_leaves_the_previous_files_unchanged(model, photos, 
     capsys.readouterr()
     assert predict(model, *args, "--scale", "2") == 2
     line = capsys.readouterr().err.strip().splitlines()[-1]  # after the photo skipped
-    target = {"write_predictions_csv": "pred.csv", "write_tps": "pred.tps", "write_table": "pred_review.csv"}
+    target = {"write_placed_csv": "pred.csv", "write_tps": "pred.tps", "write_table": "pred_review.csv"}
     assert line.endswith(f"{run / target[failing]}: the disk is full"), line  # the file, not its temporary
     after = contents(run)
     kept = {name for name in after if name.startswith("pred.tps.incomplete/")}
