@@ -25,6 +25,7 @@ from beetles.core.errors import BeetlesError, DataError, WeightsError
 from beetles.core.frames import denormalise
 from beetles.core.history import Epoch
 from beetles.core.letterbox import check_aspect, letterbox_rgb
+from beetles.core.metrics import landmark_distances
 from beetles.model import Decoded, Inputs, LandmarkModel, Prediction, resolve_engine
 from beetles.paper.engines import make_engine
 from beetles.paper.networks import Dropout, model_spec
@@ -161,7 +162,7 @@ class PaperModel(LandmarkModel):
 
         def error(net) -> float:
             points = denormalise(self.engine.predict(net, held_out.x))
-            return float(np.nanmean(np.linalg.norm(points - truth, axis=-1)))  # nan: a missing landmark
+            return float(np.nanmean(landmark_distances(truth, points)))  # nan: a missing landmark
         return error
 
     def _resume(self, checkpoint, listeners) -> None:

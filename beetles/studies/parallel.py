@@ -29,8 +29,8 @@ from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 
-from beetles.core.errors import BeetlesError
 from beetles.core.files import write_bytes
+from beetles.core.raycluster import connect, use_ray_share
 from beetles.studies.crossval import Experiment, RoundRecord, round_dir, train_round
 
 #: The thread settings a worker's libraries read when they start.
@@ -100,15 +100,7 @@ def _finished(record: RoundRecord) -> str:
 
 
 def _on_ray(experiment: Experiment, rounds, log) -> list[RoundRecord]:
-    try:
-        import ray
-    except ImportError:
-        raise BeetlesError("--ray needs Ray: pip install 'beetles[ray]'") from None
-    if not ray.is_initialized():
-        try:
-            ray.init(address=experiment.ray, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ValueError) as error:
-            raise BeetlesError(f"--ray {experiment.ray}: cannot reach a Ray cluster ({error})") from None
+    ray = connect(experiment.ray)
     cuda = str(experiment.device).startswith("cuda")
     task = ray.remote(num_gpus=1 if cuda else 0, num_cpus=0 if cuda else 1)(_ray_round)
     quiet = replace(experiment, progress=False, workers=1, ray=None)
@@ -129,7 +121,7 @@ def _on_ray(experiment: Experiment, rounds, log) -> list[RoundRecord]:
 def _ray_round(experiment: Experiment, round_) -> tuple[RoundRecord, dict[str, bytes]]:
     """A Ray task: the round trained into a folder of the worker's own; its
     record and files (``{name: bytes}``)."""
-    os.environ.setdefault("BEETLES_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))  # Ray's share of the cores
+    use_ray_share()
     with tempfile.TemporaryDirectory(prefix="beetles-round-") as scratch:
         local = replace(experiment, out=Path(scratch))
         record = train_round(local, round_)

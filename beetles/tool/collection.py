@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from tqdm import tqdm
 
 from beetles.core.errors import BeetlesError
+from beetles.core.raycluster import connect
 from beetles.tool.journal import Journal, chunks, journal_folder, journal_key
 
 
@@ -155,12 +156,11 @@ class _Placer:
     """A Ray actor: the model folder loaded once, placing chunk after chunk."""
 
     def __init__(self, model_dir, passes: int, device: str):
-        import os
-
+        from beetles.core.raycluster import use_ray_share
         from beetles.core.torchutil import use_all_cores
         from beetles.tool.modelfolder import load_calibration, load_folder
 
-        os.environ.setdefault("BEETLES_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))  # Ray's share of the cores
+        use_ray_share()
         use_all_cores()
 
         self.model, self.calibration = load_folder(model_dir, device), load_calibration(model_dir)
@@ -176,16 +176,9 @@ class _Placer:
 def _on_ray(run, todo, journal, bar, warn) -> dict:
     """Place the ``todo`` chunks on the Ray cluster at ``run.ray``, saving
     each here as it comes back."""
-    try:
-        import ray
-        from ray.util import ActorPool
-    except ImportError:
-        raise BeetlesError("--ray needs Ray: pip install 'beetles[ray]'") from None
-    if not ray.is_initialized():
-        try:
-            ray.init(address=run.ray, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ValueError) as error:
-            raise BeetlesError(f"--ray {run.ray}: cannot reach a Ray cluster ({error})") from None
+    ray = connect(run.ray)
+    from ray.util import ActorPool
+
     cuda = str(run.device).startswith("cuda")
     offered = ray.cluster_resources().get("GPU" if cuda else "CPU", 1)
     count = max(1, min(len(todo), int(offered)))

@@ -86,8 +86,8 @@ def journal_folder(out) -> Path:
 class Journal:
     """The ``.incomplete`` folder of one output file (see the module docstring)."""
 
-    def __init__(self, folder, key: str):
-        self.folder, self.key = Path(folder), key
+    def __init__(self, folder, key: str, total: int | None = None):
+        self.folder, self.key, self.total = Path(folder), key, total
 
     def saved_key(self) -> str | None:
         """The key the folder's chunks were placed under; ``None``: no journal."""
@@ -106,7 +106,7 @@ class Journal:
         if not (self.folder / JOURNAL_FILE).is_file():
             self.folder.mkdir(parents=True, exist_ok=True)
             write_text(self.folder / JOURNAL_FILE,
-                       json.dumps({"key": self.key, "photos": getattr(self, "total", None)}) + "\n")
+                       json.dumps({"key": self.key, "photos": self.total}) + "\n")
 
     def chunk_file(self, index: int) -> Path:
         return self.folder / f"chunk-{index:06d}.npz"
