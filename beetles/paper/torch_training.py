@@ -37,7 +37,7 @@ from torch.nn import functional as F
 from beetles.core.torchutil import device_for, exact_float32, use_all_cores
 from beetles.paper.allocator import keep_freed_memory
 from beetles.paper.schedule import AdjustVariable, PaperSplit
-from beetles.paper.torch_layers import LandmarkNet, build_torch, lasagne_layout, torch_params
+from beetles.paper.torch_layers import LandmarkNet, build_torch, compiled, lasagne_layout, torch_params
 
 
 class Scalar:
@@ -60,12 +60,27 @@ class Scalar:
 
 def nesterov_step(params, grads, velocities, learning_rate, momentum) -> None:
     """Lasagne's ``nesterov_momentum``, in place: ``v ← m·v − lr·g``, then
-    ``p ← p + m·v − lr·g`` with the new ``v`` (multi-tensor operations)."""
+    ``p ← p + m·v − lr·g`` with the new ``v``.  On a CPU, each parameter's
+    update is one compiled loop (:func:`beetles.paper.torch_layers.compiled`:
+    the values of the four multi-tensor passes used elsewhere, in less than
+    half their time for model 3's 91-million-weight dense layer)."""
     lr, m = float(np.float32(learning_rate)), float(np.float32(momentum))
+    if params and params[0].device.type == "cpu":
+        step = compiled(_nesterov)
+        lr_tensor, m_tensor = torch.tensor(lr, dtype=torch.float32), torch.tensor(m, dtype=torch.float32)
+        for p, g, v in zip(params, grads, velocities):
+            step(p.detach(), g, v, lr_tensor, m_tensor)
+        return
     torch._foreach_mul_(velocities, m)
     torch._foreach_add_(velocities, grads, alpha=-lr)
     torch._foreach_add_(params, velocities, alpha=m)
     torch._foreach_add_(params, grads, alpha=-lr)
+
+
+def _nesterov(p, g, v, lr, m) -> None:
+    """One parameter's Nesterov update, in place (``lr``, ``m``: 0-d tensors)."""
+    v.mul_(m).add_(g, alpha=-lr)
+    p.add_(v, alpha=m).add_(g, alpha=-lr)
 
 
 class TorchNet:

@@ -4,15 +4,18 @@ Ctrl-C are one line, and a training killed at any moment leaves the old
 model, the new one, or a clear "incomplete"."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import beetles
 from beetles.cli import main
 from beetles.core.errors import BeetlesError, DataError
 from beetles.core.locks import held
@@ -165,13 +168,25 @@ def test_a_full_disk_while_saving_weights_is_one_line_and_keeps_the_old_file(tmp
     assert target.read_bytes() == b"the previous weights" and [p.name for p in tmp_path.iterdir()] == [name]
 
 
+def _in_beetles_code(err: str) -> bool:
+    """Whether a traceback in ``err`` has a frame in the beetles package
+    (else the interrupt came during Python's own start-up)."""
+    package = str(Path(beetles.__file__).parent)
+    frames = re.findall(r'^\s*File "([^"]+)"', err, flags=re.M)
+    return any(frame.startswith(package) for frame in frames)
+
+
 def test_ctrl_c_while_the_command_is_still_importing_is_one_line(tmp_path):
     """Case 6: SIGINT at several moments of start-up and work; from the first
-    line of beetles' code on, status 130 and one line.  (Python's own start-up,
-    the first ~30 ms before any of beetles' code runs, is not beetles'.)"""
+    line of beetles' code on, status 130 and one line.  Python's own start-up,
+    before any of beetles' code runs, is not beetles': about 30 ms alone, it
+    can outlast the first delay on a loaded machine, so an interrupt whose
+    traceback has no frame of beetles (or that killed the interpreter before
+    its handler) is not counted; the others must all be one line."""
     part = disc_part(tmp_path / "part", photos=PHOTOS[:3])
     command = [sys.executable, "-m", "beetles", "train", "--data", str(part), "--out", str(tmp_path / "m"),
                "--epochs", "1", "--quiet"]
+    interrupted = 0
     for delay in (0.15, 0.4, 0.8, 1.5):
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(delay)
@@ -179,9 +194,13 @@ def test_ctrl_c_while_the_command_is_still_importing_is_one_line(tmp_path):
         _, err = process.communicate(timeout=120)
         if process.returncode == 0:
             continue  # it finished first
+        if process.returncode == -signal.SIGINT or (process.returncode != 130 and not _in_beetles_code(err)):
+            continue  # still in Python's start-up
         assert process.returncode == 130, (delay, err)
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].endswith("interrupted") and "Traceback" not in err, (delay, err)
+        interrupted += 1
+    assert interrupted >= 2  # the later delays land in beetles' imports and work
     assert not list(tmp_path.glob(".m.training-*"))  # an interrupted training cleans up after itself
 
 
